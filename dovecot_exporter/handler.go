@@ -27,9 +27,12 @@ type scrapeFunc func(ctx context.Context) prometheus.Collector
 // once, and the service's metrics from a registry made per request: the
 // collector of each scrape gets that scrape's deadline, which the scraper may
 // lower with the X-Prometheus-Scrape-Timeout-Seconds header.
-func newMetricsHandler(b *bootstrap.Bootstrap, timeout time.Duration, scrape scrapeFunc) http.Handler {
+//
+// selfCollectors live as long as the process (counters across scrapes).
+func newMetricsHandler(b *bootstrap.Bootstrap, timeout time.Duration, scrape scrapeFunc, selfCollectors ...prometheus.Collector) http.Handler {
 	self := prometheus.NewRegistry()
 	self.MustRegister(versioncollector.NewCollector(name))
+	self.MustRegister(selfCollectors...)
 	if !b.DisableExporterMetrics {
 		self.MustRegister(
 			collectors.NewGoCollector(),
