@@ -1,0 +1,16 @@
+// Copyright 2026 The downwatch Authors
+// SPDX-License-Identifier: Apache-2.0
+
+//go:build !unix
+
+package names
+
+import "os"
+
+func statFile(path string) (stamp, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return stamp{}, err
+	}
+	return stamp{mtime: fi.ModTime(), size: fi.Size(), ok: true}, nil
+}
