@@ -1,0 +1,325 @@
+// Copyright 2026 The downwatch Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package generate
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/downwatch/downwatch/scrapegen/inventory"
+)
+
+// Grafana noDataState values used here.
+const (
+	noDataAlerting = "Alerting"
+	noDataOK       = "OK"
+)
+
+// Rule is one alert, before it is written for Grafana or for vmalert.
+type Rule struct {
+	UID      string // Grafana uid, stable for the same host, job and check
+	Group    string // job name, or "hosts"
+	Alert    string // vmalert alert name
+	Title    string // Grafana title, unique in the folder
+	Host     string
+	Service  string
+	Severity string
+	Labels   map[string]string // extra labels (runner, interface, unit)
+
+	// Grafana: Query is refId A; the threshold Op ("lt" or "gt") with
+	// Value is the condition; NoData is what missing data means.
+	Query  string
+	Op     string
+	Value  float64
+	NoData string
+	Window inventory.Duration // how far back query A looks
+
+	Expr string // vmalert/Prometheus expression
+	For  inventory.Duration
+
+	Summary, Description, CheckFirst string
+}
+
+// Rules derives every alert rule from an inventory, in a fixed order: hosts
+// by name, then each host's jobs in inventory order.
+func Rules(inv *inventory.Inventory) []Rule {
+	var rules []Rule
+	for i := range inv.Hosts {
+		h := &inv.Hosts[i]
+		rules = append(rules, hostRules(h)...)
+		for j := range h.Jobs {
+			rules = append(rules, jobRules(h, &h.Jobs[j])...)
+		}
+	}
+	return rules
+}
+
+// sel writes a PromQL selector with equality matchers, in the order given.
+func sel(metric string, kv ...string) string {
+	var b strings.Builder
+	b.WriteString(metric)
+	b.WriteByte('{')
+	for i := 0; i+1 < len(kv); i += 2 {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(kv[i])
+		b.WriteString(`="`)
+		b.WriteString(kv[i+1]) // the inventory admits no quotes or backslashes
+		b.WriteByte('"')
+	}
+	b.WriteByte('}')
+	return b.String()
+}
+
+// present is 1 or 0 from the newest sample of s, 0 when s has no sample
+// within w while guard has one, and empty when guard has none either.
+// The last case belongs to another rule (exporter down, host gone), so one
+// failure raises one alert, not one per series that went with it.
+func present(s, guard string, w inventory.Duration) string {
+	return fmt.Sprintf("min(last_over_time(%s[%s])) or on() (0 * count(last_over_time(%s[%s])))", s, w, guard, w)
+}
+
+func presentUp(s, guardUp string, w inventory.Duration) string {
+	return fmt.Sprintf("min(last_over_time(%s[%s])) or on() (0 * count(last_over_time(%s[%s]) == 1))", s, w, guardUp, w)
+}
+
+// uid is readable where it can be and unique by its hash: at most 40
+// characters of [a-z0-9-], as Grafana requires.
+func uid(parts ...string) string {
+	id := strings.Join(parts, "\x00")
+	sum := sha256.Sum256([]byte(id))
+	var b strings.Builder
+	b.WriteString("dw-")
+	for _, p := range parts {
+		for _, c := range strings.ToLower(p) {
+			if b.Len() >= 27 {
+				break
+			}
+			switch {
+			case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+				b.WriteRune(c)
+			default:
+				if !strings.HasSuffix(b.String(), "-") {
+					b.WriteByte('-')
+				}
+			}
+		}
+		if b.Len() < 27 && !strings.HasSuffix(b.String(), "-") {
+			b.WriteByte('-')
+		}
+	}
+	s := strings.TrimSuffix(b.String(), "-")
+	return s + "-" + hex.EncodeToString(sum[:])[:40-len(s)-1]
+}
+
+// serviceNames are how people name the services in alert titles.
+var serviceNames = map[string]string{
+	inventory.KindNode:         "node_exporter",
+	inventory.KindOpenLDAP:     "OpenLDAP",
+	inventory.KindPostfix:      "Postfix",
+	inventory.KindDovecot:      "Dovecot",
+	inventory.KindWireGuard:    "WireGuard",
+	inventory.KindGitea:        "Gitea",
+	inventory.KindGiteaRunners: "Gitea runner exporter",
+}
+
+func displayName(j *inventory.Job) string {
+	if n, ok := serviceNames[j.Kind]; ok {
+		return n
+	}
+	if j.Summary != "" {
+		return j.Summary
+	}
+	return j.Name
+}
+
+func hostRules(h *inventory.Host) []Rule {
+	w := h.Timing.AbsentAfter
+	up := sel("up", "host", h.Name)
+	return []Rule{{
+		UID:      uid(h.Name, "host-gone"),
+		Group:    "hosts",
+		Alert:    "HostGone",
+		Title:    h.Name + ": no data from the host or its vmagent",
+		Host:     h.Name,
+		Service:  "vmagent",
+		Severity: "critical",
+		Query:    fmt.Sprintf("count(last_over_time(%s[%s]))", up, w),
+		Op:       "lt",
+		Value:    1, // never true while data comes: the alert is the no-data state
+		NoData:   noDataAlerting,
+		Window:   w,
+		Expr:     fmt.Sprintf("absent_over_time(%s[%s])", up, w),
+		For:      h.Timing.HostFor,
+		Summary:  fmt.Sprintf("No samples from %s for %s", h.Name, w),
+		Description: fmt.Sprintf("No scrape of any job on %s reached VictoriaMetrics for %s: the host, its network, "+
+			"vmagent, or vmagent's remote write is down.", h.Name, w),
+		CheckFirst: fmt.Sprintf("Does %s answer (ping, ssh)? Then systemctl status vmagent and the remote-write "+
+			"errors in journalctl -u vmagent on it.", h.Name),
+	}}
+}
+
+func jobRules(h *inventory.Host, j *inventory.Job) []Rule {
+	t := h.Timing
+	w := t.AbsentAfter
+	name := displayName(j)
+	up := sel("up", "host", h.Name, "job", j.Name)
+	url := j.Scheme + "://" + j.Target + j.MetricsPath
+	base := func(check string) Rule {
+		return Rule{
+			UID:      uid(h.Name, j.Name, check),
+			Group:    j.Name,
+			Host:     h.Name,
+			Service:  j.Name,
+			Severity: "critical",
+			Op:       "lt",
+			Value:    1,
+			NoData:   noDataOK,
+			Window:   w,
+			For:      t.For,
+		}
+	}
+
+	exporter := base("exporter-down")
+	exporter.Alert = "ExporterDown"
+	exporter.Query = present(up, sel("up", "host", h.Name), w)
+	exporter.Expr = "(" + exporter.Query + ") < 1"
+	exporter.Title = fmt.Sprintf("%s: %s exporter down", h.Name, name)
+	exporter.Summary = fmt.Sprintf("vmagent on %s cannot scrape job %s at %s", h.Name, j.Name, url)
+	exporter.Description = fmt.Sprintf("up is 0, or the job has no up series for %s while other jobs on %s report: "+
+		"the exporter is stopped, hangs past the scrape timeout, or the job is missing from vmagent's config.", w, h.Name)
+	exporter.CheckFirst = fmt.Sprintf("curl -s %s on %s; the exporter's systemd unit and its journal.", url, h.Name)
+	switch j.Kind {
+	case inventory.KindGitea:
+		exporter.Title = fmt.Sprintf("%s: Gitea down (metrics endpoint not answering)", h.Name)
+		exporter.Description = fmt.Sprintf("Gitea's own /metrics did not answer vmagent on %s (up is 0 or missing for %s): "+
+			"Gitea or its container is down, or the metrics token was refused.", h.Name, w)
+		exporter.CheckFirst = fmt.Sprintf("The Gitea container on %s (systemctl status container@...), then curl -s -H 'Authorization: Bearer <token>' %s.", h.Name, url)
+	case inventory.KindNode:
+		exporter.Title = fmt.Sprintf("%s: node_exporter down", h.Name)
+	}
+	rules := []Rule{exporter}
+
+	serviceUp := func(metric, what, check string) Rule {
+		r := base("service-down")
+		r.Alert = "ServiceDown"
+		r.Query = presentUp(sel(metric, "host", h.Name, "job", j.Name), up, w)
+		r.Expr = "(" + r.Query + ") < 1"
+		r.Title = fmt.Sprintf("%s: %s down", h.Name, name)
+		r.Summary = fmt.Sprintf("%s on %s is down: %s is 0", name, h.Name, metric)
+		r.Description = fmt.Sprintf("The exporter answers, but %s. A missing %s series while the exporter answers counts as down too.", what, metric)
+		r.CheckFirst = check
+		return r
+	}
+	switch j.Kind {
+	case inventory.KindOpenLDAP:
+		rules = append(rules, serviceUp("openldap_up",
+			"slapd did not answer its cn=Monitor search in the last scrape",
+			fmt.Sprintf("systemctl status slapd on %s; ldapsearch -H ldapi:/// -Y EXTERNAL -b cn=Monitor -s base.", h.Name)))
+	case inventory.KindPostfix:
+		rules = append(rules, serviceUp("postfix_up",
+			"Postfix's showq service did not answer in the last scrape",
+			fmt.Sprintf("systemctl status postfix on %s; postqueue -p; the master process in the mail log.", h.Name)))
+	case inventory.KindDovecot:
+		r := serviceUp("dovecot_probe_success",
+			"a listener probe (IMAP, POP3, LMTP...) failed: Dovecot does not greet clients",
+			fmt.Sprintf("systemctl status dovecot on %s; which probe failed: dovecot_probe_success{host=\"%s\"}; doveadm log errors.", h.Name, h.Name))
+		r.Summary = fmt.Sprintf("Dovecot on %s does not answer a listener probe", h.Name)
+		r.Description += " The exporter must run with at least one --probe."
+		rules = append(rules, r)
+		stats := serviceUp("dovecot_up",
+			"Dovecot's stats socket did not answer, so its statistics are missing",
+			fmt.Sprintf("The stats socket's path and permissions on %s (the exporter's --dovecot.socket flag); doveadm stats dump.", h.Name))
+		stats.UID = uid(h.Name, j.Name, "stats-down")
+		stats.Alert = "DovecotStatsDown"
+		stats.Title = fmt.Sprintf("%s: Dovecot statistics unavailable", h.Name)
+		stats.Severity = "warning"
+		rules = append(rules, stats)
+	case inventory.KindWireGuard:
+		rules = append(rules, serviceUp("wireguard_up",
+			"it could not read the WireGuard devices",
+			fmt.Sprintf("wg show on %s; the exporter's CAP_NET_ADMIN (kernel devices) or access to /var/run/wireguard (userspace).", h.Name)))
+		wgUp := sel("wireguard_up", "host", h.Name, "job", j.Name)
+		for _, ifc := range j.Interfaces {
+			r := base("interface-down-" + ifc)
+			r.Alert = "WireGuardInterfaceDown"
+			r.Labels = map[string]string{"interface": ifc}
+			r.Query = presentUp(sel("wireguard_device_info", "host", h.Name, "job", j.Name, "device", ifc), wgUp, w)
+			r.Expr = "(" + r.Query + ") < 1"
+			r.Title = fmt.Sprintf("%s: WireGuard interface %s down", h.Name, ifc)
+			r.Summary = fmt.Sprintf("WireGuard interface %s is missing on %s", ifc, h.Name)
+			r.Description = fmt.Sprintf("The exporter reads the WireGuard devices on %s, but %s is not among them.", h.Name, ifc)
+			r.CheckFirst = fmt.Sprintf("wg show %s and systemctl status wg-quick-%s (or wireguard-%s) on %s.", ifc, ifc, ifc, h.Name)
+			rules = append(rules, r)
+		}
+		r := base("handshake-stale")
+		r.Alert = "WireGuardPeerHandshakeStale"
+		r.Severity = "warning"
+		r.Query = "time() - " + sel("wireguard_peer_last_handshake_seconds", "host", h.Name, "job", j.Name)
+		r.Op, r.Value = "gt", float64(t.HandshakeMaxAge.Seconds())
+		r.Expr = r.Query + " > " + strconv.FormatInt(t.HandshakeMaxAge.Seconds(), 10)
+		r.Title = fmt.Sprintf("%s: WireGuard peer without handshake for %s", h.Name, t.HandshakeMaxAge)
+		r.Summary = fmt.Sprintf("A WireGuard peer on %s has not completed a handshake for more than %s", h.Name, t.HandshakeMaxAge)
+		r.Description = "The peer's last handshake is older than the host's handshake_max_age (or it never had one). " +
+			"A peer with traffic or a persistent keepalive renews its handshake every two minutes."
+		r.CheckFirst = fmt.Sprintf("wg show on %s: the peer's endpoint and latest handshake; is the peer online and is its endpoint reachable?", h.Name)
+		rules = append(rules, r)
+	case inventory.KindGiteaRunners:
+		rules = append(rules, serviceUp("gitea_runner_up",
+			"Gitea's API did not answer with the runner list",
+			fmt.Sprintf("Gitea on %s (>= 1.24 for the runners API); the exporter's token file and its log.", h.Name)))
+		runnerUp := sel("gitea_runner_up", "host", h.Name, "job", j.Name)
+		nodeUp := sel("up", "host", h.Name, "job", inventory.KindNode)
+		for _, rn := range j.Runners {
+			r := base("runner-offline-" + rn.Name)
+			r.Alert = "GiteaRunnerOffline"
+			r.Severity = "warning"
+			r.For = t.RunnerFor
+			r.Labels = map[string]string{"runner": rn.Name}
+			r.Query = presentUp(sel("gitea_actions_runner_online", "host", h.Name, "job", j.Name, "runner", rn.Name), runnerUp, w)
+			r.Expr = "(" + r.Query + ") < 1"
+			r.Title = fmt.Sprintf("%s: Gitea runner %s offline", h.Name, rn.Name)
+			r.Summary = fmt.Sprintf("Gitea reports runner %s offline (or does not list it)", rn.Name)
+			r.Description = "Gitea marks a runner offline when it has not been seen for over a minute; a deleted or " +
+				"re-registered runner is missing from the list and counts as offline."
+			r.CheckFirst = fmt.Sprintf("The runner's VM or service on %s and its log (act_runner daemon); Site Administration > Actions > Runners in Gitea.", h.Name)
+			if rn.Unit != "" {
+				r.CheckFirst = fmt.Sprintf("systemctl status %s on %s and its journal; Site Administration > Actions > Runners in Gitea.", rn.Unit, h.Name)
+			}
+			rules = append(rules, r)
+			if rn.Unit == "" {
+				continue
+			}
+			u := base("runner-unit-" + rn.Name)
+			u.Alert = "GiteaRunnerUnitInactive"
+			u.Severity = "warning"
+			u.For = t.RunnerFor
+			u.Labels = map[string]string{"runner": rn.Name, "unit": rn.Unit}
+			u.Query = presentUp(sel("node_systemd_unit_state", "host", h.Name, "job", inventory.KindNode, "name", rn.Unit, "state", "active"), nodeUp, w)
+			u.Expr = "(" + u.Query + ") < 1"
+			u.Title = fmt.Sprintf("%s: runner unit %s not active", h.Name, rn.Unit)
+			u.Summary = fmt.Sprintf("systemd unit %s of runner %s is not active on %s", rn.Unit, rn.Name, h.Name)
+			u.Description = "node_exporter's systemd collector reports the unit in a state other than active, or does not " +
+				"report it (node_exporter needs --collector.systemd)."
+			u.CheckFirst = fmt.Sprintf("systemctl status %s and journalctl -u %s on %s.", rn.Unit, rn.Unit, h.Name)
+			rules = append(rules, u)
+		}
+	case inventory.KindCustom:
+		r := base("service-down")
+		r.Alert = "ServiceDown"
+		r.Query = "(" + j.Down + ") * 0 + 1"
+		r.Op, r.Value = "gt", 0
+		r.Expr = j.Down
+		r.Title = fmt.Sprintf("%s: %s down", h.Name, name)
+		r.Summary = fmt.Sprintf("%s on %s is down", name, h.Name)
+		r.Description = "The job's down expression returns series: " + j.Down
+		r.CheckFirst = fmt.Sprintf("The service behind job %s on %s and its exporter at %s.", j.Name, h.Name, url)
+		rules = append(rules, r)
+	}
+	return rules
+}
