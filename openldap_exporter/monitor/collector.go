@@ -135,6 +135,11 @@ func (s *scrape) Collect(ch chan<- prometheus.Metric) { s.e.collect(s.ctx, ch) }
 func (e *Exporter) collect(ctx context.Context, ch chan<- prometheus.Metric) {
 	start := time.Now()
 	res, err := e.local.Search(ctx, MonitorRequest())
+	if err == nil && len(res.Entries) == 0 {
+		// slapd answers an ACL that hides cn=Monitor with nothing at all;
+		// calling that "up" would hide a broken setup.
+		err = errNoMonitorEntries
+	}
 	part(ch, "monitor", start, err)
 	if err != nil {
 		e.localErrs.failed("cannot read cn=Monitor", err)

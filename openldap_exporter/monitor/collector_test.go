@@ -203,3 +203,12 @@ func TestRepeatedErrorLoggedOnce(t *testing.T) {
 		t.Errorf("%d recovery lines, want 1:\n%s", n, log)
 	}
 }
+
+func TestEmptyMonitorIsDown(t *testing.T) {
+	f := &fakeSearcher{results: map[string][]*ldap.Entry{MonitorBase: nil}}
+	e := NewExporter(f, nil, promslog.NewNopLogger())
+	want := "# HELP openldap_up Whether the last read of cn=Monitor succeeded (1) or not (0).\n# TYPE openldap_up gauge\nopenldap_up 0\n"
+	if err := testutil.CollectAndCompare(e.Collector(context.Background()), strings.NewReader(want), "openldap_up"); err != nil {
+		t.Error(err)
+	}
+}

@@ -108,4 +108,7 @@ func ReplicationLag(provider, local ContextCSNs) []Lag {
 	return out
 }
 
-var errNoSuffixes = errors.New("no local suffix known, so nothing to ask the provider for")
+var (
+	errNoSuffixes       = errors.New("no local suffix known, so nothing to ask the provider for")
+	errNoMonitorEntries = errors.New("cn=Monitor returned no entries: is the monitor backend configured, and may the exporter's identity read it (see the README's ACL)?")
+)
