@@ -22,8 +22,10 @@ import (
 // options are the service flags as given.
 type options struct {
 	url, tokenFile, scope, caFile string
-	timeout                       time.Duration
-	expect                        []string
+	// timeout is parsed here rather than by kingpin, whose duration
+	// error does not name the flag.
+	timeout string
+	expect  []string
 }
 
 // config is what the flags amount to once checked.
@@ -44,7 +46,11 @@ func newConfig(o options) (*config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--gitea.scope=%s: %w", o.scope, err)
 	}
-	if o.timeout <= 0 {
+	timeout, err := time.ParseDuration(o.timeout)
+	if err != nil {
+		return nil, fmt.Errorf("--gitea.timeout=%s: want a duration such as 10s", o.timeout)
+	}
+	if timeout <= 0 {
 		return nil, fmt.Errorf("--gitea.timeout=%s: must be positive", o.timeout)
 	}
 	var token func() (string, error)
@@ -77,7 +83,7 @@ func newConfig(o options) (*config, error) {
 			Token:     token,
 			UserAgent: name + "/" + version.Version,
 		},
-		timeout: o.timeout,
+		timeout: timeout,
 		expect:  expect,
 	}, nil
 }

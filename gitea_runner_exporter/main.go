@@ -40,7 +40,7 @@ var (
 		PlaceHolder("FILE").String()
 	timeout = kingpin.Flag("gitea.timeout",
 		"Longest time a scrape waits for Gitea (all pages together); the scraper's X-Prometheus-Scrape-Timeout-Seconds lowers it.").
-		Default("10s").Duration()
+		Default("10s").String()
 	expect = kingpin.Flag("runner.expect",
 		"Name of a runner that must be registered (repeatable). One missing from Gitea's list is reported offline.").
 		PlaceHolder("NAME").Strings()

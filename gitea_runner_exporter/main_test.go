@@ -42,7 +42,7 @@ func TestNewConfigErrorsNameTheFlag(t *testing.T) {
 	empty := writeFile(t, "empty", "\n \n")
 	twoTokens := writeFile(t, "two", "abc\ndef\n")
 	notPEM := writeFile(t, "ca.pem", "hello")
-	ok := options{url: "http://localhost:3000/", scope: "admin", timeout: time.Second, tokenFile: token}
+	ok := options{url: "http://localhost:3000/", scope: "admin", timeout: "1s", tokenFile: token}
 	tests := []struct {
 		name   string
 		modify func(*options)
@@ -60,7 +60,9 @@ func TestNewConfigErrorsNameTheFlag(t *testing.T) {
 		{"URL without host", func(o *options) { o.url = "http:///x" }, "--gitea.url=http:///x: no host"},
 		{"URL with credentials", func(o *options) { o.url = "https://u:p@git.example.com/" }, "credentials in the URL"},
 		{"URL with query", func(o *options) { o.url = "https://git.example.com/?x=1" }, "without query"},
-		{"zero timeout", func(o *options) { o.timeout = 0 }, "--gitea.timeout=0s: must be positive"},
+		{"zero timeout", func(o *options) { o.timeout = "0s" }, "--gitea.timeout=0s: must be positive"},
+		{"negative timeout", func(o *options) { o.timeout = "-1s" }, "--gitea.timeout=-1s: must be positive"},
+		{"unparsable timeout", func(o *options) { o.timeout = "soon" }, "--gitea.timeout=soon: want a duration"},
 		{"missing CA file", func(o *options) { o.caFile = "/nonexistent/ca.pem" }, "--gitea.ca-file=/nonexistent/ca.pem: open"},
 		{"CA file without PEM", func(o *options) { o.caFile = notPEM }, "--gitea.ca-file=" + notPEM + ": no PEM certificate"},
 		{"empty expected name", func(o *options) { o.expect = []string{"a", " "} }, "--runner.expect: empty runner name"},
@@ -87,7 +89,7 @@ func TestNewConfigErrorsNameTheFlag(t *testing.T) {
 }
 
 func TestExpectedDeduplicated(t *testing.T) {
-	cfg, err := newConfig(options{url: "http://x/", scope: "admin", timeout: time.Second, expect: []string{"a", "b", "a"}})
+	cfg, err := newConfig(options{url: "http://x/", scope: "admin", timeout: "1s", expect: []string{"a", "b", "a"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +113,7 @@ func TestTokenFromFile(t *testing.T) {
 	}))
 	defer srv.Close()
 	path := writeFile(t, "token", "  first-token\n")
-	cfg, err := newConfig(options{url: srv.URL, scope: "admin", timeout: time.Second, tokenFile: path})
+	cfg, err := newConfig(options{url: srv.URL, scope: "admin", timeout: "1s", tokenFile: path})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,14 +145,14 @@ func TestCAFileForHTTPS(t *testing.T) {
 	defer srv.Close()
 	ca := writeFile(t, "ca.pem", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})))
 
-	without, err := newConfig(options{url: srv.URL, scope: "admin", timeout: time.Second})
+	without, err := newConfig(options{url: srv.URL, scope: "admin", timeout: "1s"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := without.client.List(context.Background()); err == nil || !strings.Contains(err.Error(), "certificate") {
 		t.Errorf("without --gitea.ca-file: error %v, want a certificate error", err)
 	}
-	with, err := newConfig(options{url: srv.URL, scope: "admin", timeout: time.Second, caFile: ca})
+	with, err := newConfig(options{url: srv.URL, scope: "admin", timeout: "1s", caFile: ca})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +168,7 @@ func TestCAFileForHTTPS(t *testing.T) {
 // scrapeHandler is the exporter's /metrics handler for a Gitea at url.
 func scrapeHandler(t *testing.T, url string, timeout time.Duration, logs io.Writer) http.Handler {
 	t.Helper()
-	cfg, err := newConfig(options{url: url, scope: "admin", timeout: timeout, expect: []string{"git-runner-1", "git-runner-2"}})
+	cfg, err := newConfig(options{url: url, scope: "admin", timeout: timeout.String(), expect: []string{"git-runner-1", "git-runner-2"}})
 	if err != nil {
 		t.Fatal(err)
 	}
