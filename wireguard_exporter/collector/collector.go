@@ -11,6 +11,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -195,7 +196,12 @@ func (c *Collector) Read(ctx context.Context) *Snapshot {
 	s := &Snapshot{compat: c.opts.Compat}
 	devs, err := c.devices(ctx)
 	if err != nil {
-		c.opts.Logger.Error("Cannot read WireGuard devices", "err", err)
+		if errors.Is(err, fs.ErrPermission) {
+			c.opts.Logger.Error("Cannot read WireGuard devices", "err", err,
+				"hint", "needs CAP_NET_ADMIN for kernel devices and write access to the sockets in "+SocketDir+" for userspace ones")
+		} else {
+			c.opts.Logger.Error("Cannot read WireGuard devices", "err", err)
+		}
 		return s
 	}
 	s.up = true
