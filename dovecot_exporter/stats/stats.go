@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"net"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -192,7 +193,8 @@ func (s *Scraper) desc(name, help string, labelNames []string) *prometheus.Desc 
 	defer s.mu.Unlock()
 	d, ok := s.descs[key]
 	if !ok {
-		d = prometheus.NewDesc(prometheus.BuildFQName(namespace, "", name), help, labelNames, nil)
+		// The caller reuses labelNames; the descriptor keeps its own copy.
+		d = prometheus.NewDesc(prometheus.BuildFQName(namespace, "", name), help, slices.Clone(labelNames), nil)
 		s.descs[key] = d
 	}
 	return d
