@@ -6,6 +6,7 @@ package openldap
 import (
 	"context"
 	"os"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -112,6 +113,57 @@ func TestConcurrentScrapes(t *testing.T) {
 	}
 	for _, p := range problems {
 		t.Errorf("lint: %s: %s", p.Metric, p.Text)
+	}
+}
+
+// TestFrozenSlapdInProcess: scrapes of a frozen slapd end with their
+// context, and leave no goroutines behind once slapd is back.
+//
+// Not parallel: it counts the goroutines of the whole test binary.
+func TestFrozenSlapdInProcess(t *testing.T) {
+	s := slapd.Start(t, slapd.Options{})
+	e, _ := newInProcess(t, s, false)
+	if gather(t, e) != 1 {
+		t.Fatal("up 0")
+	}
+	before := runtime.NumGoroutine()
+	if err := s.Freeze(); err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(e.Collector(ctx))
+		t0 := time.Now()
+		mfs, err := reg.Gather()
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if took := time.Since(t0); took > time.Second {
+			t.Errorf("scrape of a frozen slapd took %v with a 300ms context", took)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() == "openldap_up" && mf.GetMetric()[0].GetGauge().GetValue() != 0 {
+				t.Error("up 1 while frozen")
+			}
+		}
+	}
+	if err := s.Thaw(); err != nil {
+		t.Fatal(err)
+	}
+	if gather(t, e) != 1 {
+		t.Fatal("up 0 after thaw")
+	}
+	var after int
+	for range 50 {
+		if after = runtime.NumGoroutine(); after <= before+2 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if after > before+2 {
+		t.Errorf("%d goroutines before freezing, %d after thawing", before, after)
 	}
 }
 

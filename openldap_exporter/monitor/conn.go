@@ -96,6 +96,9 @@ func (c *Client) search(ctx context.Context, req *ldap.SearchRequest) (*ldap.Sea
 		res, err = c.conn.Search(req)
 		return err
 	})
+	if err != nil {
+		err = readable(err)
+	}
 	if err != nil && !isResultError(err) {
 		// Anything but an answer from slapd leaves the connection in an
 		// unknown state: start over next time.
@@ -193,9 +196,9 @@ func (c *Client) bind(ctx context.Context) error {
 	})
 	if err != nil {
 		if external {
-			return fmt.Errorf("SASL EXTERNAL bind to %s: %w", cfg.Endpoint.URI, err)
+			return fmt.Errorf("SASL EXTERNAL bind to %s: %w", cfg.Endpoint.URI, readable(err))
 		}
-		return fmt.Errorf("simple bind to %s as %q: %w", cfg.Endpoint.URI, cfg.BindDN, err)
+		return fmt.Errorf("simple bind to %s as %q: %w", cfg.Endpoint.URI, cfg.BindDN, readable(err))
 	}
 	return nil
 }
@@ -211,6 +214,30 @@ func (c *Client) drop() {
 	// goroutines.
 	_ = raw.Close()
 	go conn.Close()
+}
+
+// resultError prints slapd's answer without go-ldap's trailing ": " when
+// slapd sent no diagnostic message.
+type resultError struct{ err *ldap.Error }
+
+func (e resultError) Error() string {
+	msg := fmt.Sprintf("LDAP result %d (%s)", e.err.ResultCode, ldap.LDAPResultCodeMap[e.err.ResultCode])
+	if e.err.Err != nil && e.err.Err.Error() != "" {
+		msg += ": " + e.err.Err.Error()
+	}
+	return msg
+}
+
+func (e resultError) Unwrap() error { return e.err }
+
+// readable makes LDAP errors read well in logs; errors.As still finds the
+// *ldap.Error.
+func readable(err error) error {
+	var le *ldap.Error
+	if errors.As(err, &le) && isResultError(err) {
+		return resultError{le}
+	}
+	return err
 }
 
 // isResultError tells an LDAP result code (the server answered) from a
