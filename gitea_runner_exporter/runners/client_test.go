@@ -410,3 +410,19 @@ func TestParseScope(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkList reads 200 runners in four pages of 50 from a loopback
+// server, as one scrape of a large instance does.
+func BenchmarkList(b *testing.B) {
+	f := &fakeGitea{token: "s3cret", runners: makeRunners(200)}
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	u, _ := url.Parse(srv.URL)
+	c := &Client{BaseURL: u, HTTP: srv.Client(), Token: func() (string, error) { return "s3cret", nil }}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := c.List(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -95,3 +95,17 @@ func FuzzDecodePage(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkDecodePage(b *testing.B) {
+	body, err := json.Marshal(map[string]any{"runners": makeRunners(50), "total_count": 50})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := DecodePage(body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
