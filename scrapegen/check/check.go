@@ -501,7 +501,6 @@ func inventoryProblems(err error) []Problem {
 	return []Problem{{Msg: err.Error()}}
 }
 
-
 // Run is `scrapegen check`: the inventory, its outputs, and with dir the
 // files in a generated directory, which must match the inventory.
 func Run(invPath, dir string) ([]Problem, string, error) {

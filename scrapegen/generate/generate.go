@@ -469,4 +469,3 @@ func manifest(inv *inventory.Inventory, files []File) Manifest {
 	}
 	return m
 }
-

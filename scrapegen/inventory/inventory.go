@@ -180,9 +180,9 @@ func (inv *Inventory) SecretFiles() []string {
 // fills them.
 
 type fileInventory struct {
-	RemoteWriteURL string                `yaml:"remote_write_url"`
-	Grafana        *fileGrafana          `yaml:"grafana"`
-	Defaults       *fileDefaults         `yaml:"defaults"`
+	RemoteWriteURL string               `yaml:"remote_write_url"`
+	Grafana        *fileGrafana         `yaml:"grafana"`
+	Defaults       *fileDefaults        `yaml:"defaults"`
 	Hosts          map[string]*fileHost `yaml:"hosts"`
 }
 
@@ -242,7 +242,7 @@ type fileService struct {
 }
 
 type fileWireGuard struct {
-	Pos          Pos
+	Pos             Pos
 	fileEndpoint    `yaml:",inline"`
 	Interfaces      []string  `yaml:"interfaces"`
 	HandshakeMaxAge *Duration `yaml:"handshake_max_age"`
