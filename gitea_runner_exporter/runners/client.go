@@ -55,6 +55,7 @@ type StatusError struct {
 	Message string
 }
 
+// Error implements error, with the hint for operators appended.
 func (e *StatusError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "GET %s: HTTP %d %s", e.URL, e.Code, http.StatusText(e.Code))
@@ -88,10 +89,12 @@ type DecodeError struct {
 	Err         error
 }
 
+// Error implements error.
 func (e *DecodeError) Error() string {
 	return fmt.Sprintf("GET %s: answer (Content-Type %q) is not a Gitea runner list: %v", e.URL, e.ContentType, e.Err)
 }
 
+// Unwrap returns the parse error.
 func (e *DecodeError) Unwrap() error { return e.Err }
 
 // List reads every page of the scope's runner list. A runner that shows up

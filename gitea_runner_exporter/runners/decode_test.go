@@ -4,11 +4,14 @@
 package runners
 
 import (
+	"context"
 	"encoding/json"
+	"log/slog"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // documented is an answer in the shape of Gitea's ActionRunnersResponse.
@@ -88,10 +91,12 @@ func FuzzDecodePage(f *testing.F) {
 		if len(q.Runners) != len(p.Runners) {
 			t.Fatalf("%d runners after a round trip, want %d", len(q.Runners), len(p.Runners))
 		}
-		// Labels must join without trouble, whatever the names are.
-		for _, r := range p.Runners {
-			_ = labelList(r.Labels)
-			_ = r.Online()
+		// Whatever Gitea sends must turn into metrics without a panic
+		// (label values must be valid UTF-8, which encoding/json ensures).
+		c := NewCollector(context.Background(), fixed(p.Runners, nil), []string{"x"}, slog.New(slog.DiscardHandler))
+		ch := make(chan prometheus.Metric, 16)
+		go func() { c.Collect(ch); close(ch) }()
+		for range ch {
 		}
 	})
 }
