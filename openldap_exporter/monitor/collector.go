@@ -31,7 +31,7 @@ func newDesc(name, help string, labels ...string) *prometheus.Desc {
 }
 
 var (
-	upDesc = newDesc("up", "Whether the last read of cn=Monitor succeeded (1) or not (0).")
+	upDesc = newDesc("up", "Whether slapd answered the read of cn=Monitor in this scrape (1) or not (0).")
 
 	// scalarDescs are keyed like Stats.Values.
 	scalarDescs = map[string]scalarDesc{
@@ -43,7 +43,7 @@ var (
 		"sent_entries_total":               {newDesc("sent_entries_total", "Entries sent to clients (cn=Entries,cn=Statistics)."), prometheus.CounterValue},
 		"sent_referrals_total":             {newDesc("sent_referrals_total", "Referrals sent to clients (cn=Referrals,cn=Statistics)."), prometheus.CounterValue},
 		"threads_max":                      {newDesc("threads_max", "Size of the worker thread pool as configured."), prometheus.GaugeValue},
-		"threads_max_pending":              {newDesc("threads_max_pending", "Most operations allowed to wait for a thread (0: no limit)."), prometheus.GaugeValue},
+		"threads_max_pending":              {newDesc("threads_max_pending", "Most operations allowed to wait for a thread, as configured."), prometheus.GaugeValue},
 		"threads_backload":                 {newDesc("threads_backload", "Operations running plus waiting for a thread."), prometheus.GaugeValue},
 		"threads_active":                   {newDesc("threads_active", "Threads running an operation."), prometheus.GaugeValue},
 		"threads_open":                     {newDesc("threads_open", "Threads in the pool."), prometheus.GaugeValue},

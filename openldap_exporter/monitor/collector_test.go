@@ -163,7 +163,7 @@ openldap_connections_current 2
 # HELP openldap_exporter_parse_errors_total Monitor or contextCSN values that could not be read and were skipped.
 # TYPE openldap_exporter_parse_errors_total counter
 openldap_exporter_parse_errors_total 1
-# HELP openldap_up Whether the last read of cn=Monitor succeeded (1) or not (0).
+# HELP openldap_up Whether slapd answered the read of cn=Monitor in this scrape (1) or not (0).
 # TYPE openldap_up gauge
 openldap_up 1
 `
@@ -207,7 +207,7 @@ func TestRepeatedErrorLoggedOnce(t *testing.T) {
 func TestEmptyMonitorIsDown(t *testing.T) {
 	f := &fakeSearcher{results: map[string][]*ldap.Entry{MonitorBase: nil}}
 	e := NewExporter(f, nil, promslog.NewNopLogger())
-	want := "# HELP openldap_up Whether the last read of cn=Monitor succeeded (1) or not (0).\n# TYPE openldap_up gauge\nopenldap_up 0\n"
+	want := "# HELP openldap_up Whether slapd answered the read of cn=Monitor in this scrape (1) or not (0).\n# TYPE openldap_up gauge\nopenldap_up 0\n"
 	if err := testutil.CollectAndCompare(e.Collector(context.Background()), strings.NewReader(want), "openldap_up"); err != nil {
 		t.Error(err)
 	}
