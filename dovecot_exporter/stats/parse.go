@@ -10,6 +10,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/downwatch/downwatch/dovecot_exporter/internal/tabescape"
 )
@@ -93,19 +94,19 @@ func Parse(r io.Reader, groupBy GroupBy) (Result, error) {
 		stack    []frame
 		levels   []string // group_by fields of the current top-level metric
 		declared bool
+		arena    []Label
 	)
+	res.Samples = make([]Sample, 0, 64)
 	for sc.Scan() {
 		line := sc.Text()
 		if line == "" {
 			return res, nil
 		}
-		cols := strings.Split(line, "\t")
-		s, ok := parseColumns(cols)
+		name, s, ok := parseLine(line)
 		if !ok {
 			res.BadLines++
 			continue
 		}
-		name := cols[0]
 		// Find the parent: the innermost open node whose name, plus "_", is a
 		// prefix of this one. A line naming a declared metric always starts
 		// a new metric, so that "imap_command_x" does not become a child of
@@ -126,7 +127,7 @@ func Parse(r io.Reader, groupBy GroupBy) (Result, error) {
 			stack = stack[:0]
 		}
 		if parent < 0 {
-			s.Metric = strings.ToValidUTF8(tabescape.Unescape(name), "\uFFFD")
+			s.Metric = validUTF8(tabescape.Unescape(name))
 			levels, declared = groupBy[s.Metric]
 			stack = append(stack[:0], frame{name: name, index: len(res.Samples)})
 			res.Samples = append(res.Samples, s)
@@ -136,7 +137,14 @@ func Parse(r io.Reader, groupBy GroupBy) (Result, error) {
 		p := &res.Samples[top.index]
 		p.HasChildren = true
 		s.Metric = p.Metric
-		s.Labels = make([]Label, len(p.Labels)+1)
+		// Labels come from one backing array per many samples, which
+		// saves an allocation per sub-metric.
+		n := len(p.Labels) + 1
+		if cap(arena)-len(arena) < n {
+			arena = make([]Label, 0, max(256, n))
+		}
+		s.Labels = arena[len(arena) : len(arena)+n : len(arena)+n]
+		arena = arena[:len(arena)+n]
 		copy(s.Labels, p.Labels)
 		labelName := genericLabel(top.depth)
 		if declared {
@@ -144,7 +152,7 @@ func Parse(r io.Reader, groupBy GroupBy) (Result, error) {
 		}
 		// Event field values are not checked for UTF-8 by Dovecot; a label
 		// value must be.
-		s.Labels[len(p.Labels)] = Label{Name: labelName, Value: strings.ToValidUTF8(name[len(top.name)+1:], "\uFFFD")}
+		s.Labels[len(p.Labels)] = Label{Name: labelName, Value: validUTF8(name[len(top.name)+1:])}
 		stack = append(stack, frame{name: name, index: len(res.Samples), depth: top.depth + 1})
 		res.Samples = append(res.Samples, s)
 	}
@@ -154,42 +162,65 @@ func Parse(r io.Reader, groupBy GroupBy) (Result, error) {
 	return res, ErrTruncated
 }
 
-// parseColumns reads "name count sum [key count sum]...". Every number must
+// parseLine reads "name count sum [key count sum]...". Every number must
 // be there: Dovecot leaves a value empty only for a field it does not know,
-// which would mean it did not understand our DUMP request.
-func parseColumns(cols []string) (Sample, bool) {
-	var s Sample
-	if len(cols) < 3 || (len(cols)-3)%3 != 0 || cols[0] == "" {
-		return s, false
+// which would mean it did not understand our DUMP request. It cuts the line
+// in place rather than splitting it, as a busy server's reply has thousands
+// of lines.
+func parseLine(line string) (name string, s Sample, ok bool) {
+	name, rest, found := strings.Cut(line, "\t")
+	if !found || name == "" {
+		return "", s, false
 	}
-	var ok bool
-	if s.Count, ok = parseUint(cols[1]); !ok {
-		return s, false
+	if s.Count, rest, ok = nextUint(rest); !ok {
+		return "", s, false
 	}
-	if s.DurationMicroseconds, ok = parseUint(cols[2]); !ok {
-		return s, false
+	if s.DurationMicroseconds, rest, ok = nextUint(rest); !ok {
+		return "", s, false
 	}
-	if n := (len(cols) - 3) / 3; n > 0 {
-		s.Fields = make([]Field, n)
-		for i := range n {
-			c := cols[3+3*i:]
-			f := Field{Key: tabescape.Unescape(c[0])}
-			if f.Key == "" {
-				return s, false
-			}
-			if f.Count, ok = parseUint(c[1]); !ok {
-				return s, false
-			}
-			if f.Sum, ok = parseUint(c[2]); !ok {
-				return s, false
-			}
-			s.Fields[i] = f
+	for rest != "" {
+		var f Field
+		var key string
+		if key, rest, found = strings.Cut(rest, "\t"); !found || key == "" {
+			return "", s, false
 		}
+		f.Key = tabescape.Unescape(key)
+		if f.Count, rest, ok = nextUint(rest); !ok {
+			return "", s, false
+		}
+		if f.Sum, rest, ok = nextUint(rest); !ok {
+			return "", s, false
+		}
+		s.Fields = append(s.Fields, f)
 	}
-	return s, true
+	return name, s, true
+}
+
+// nextUint reads the number up to the next tab (or the end) and returns
+// what follows the tab.
+func nextUint(s string) (uint64, string, bool) {
+	v, rest, found := strings.Cut(s, "\t")
+	n, ok := parseUint(v)
+	if !ok {
+		return 0, "", false
+	}
+	if !found {
+		return n, "", true
+	}
+	if rest == "" {
+		return 0, "", false // a trailing tab
+	}
+	return n, rest, true
 }
 
 func parseUint(s string) (uint64, bool) {
 	v, err := strconv.ParseUint(s, 10, 64)
 	return v, err == nil
+}
+
+func validUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
 }

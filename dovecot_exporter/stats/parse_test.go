@@ -103,7 +103,7 @@ func TestParse(t *testing.T) {
 		{
 			name:  "no metrics defined",
 			reply: "\n",
-			want:  Result{},
+			want:  Result{Samples: []Sample{}},
 		},
 	}
 	for _, tt := range tests {
