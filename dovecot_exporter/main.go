@@ -36,9 +36,9 @@ var (
 		"SERVICE=HOST:PORT: probe a listener's greeting (repeatable). SERVICE: imap, imaps, pop3, pop3s, lmtp, submission, submissions, managesieve, managesieves.").
 		PlaceHolder("SERVICE=HOST:PORT").Strings()
 	probeCAFile = kingpin.Flag("probe.tls-ca-file",
-		"PEM file of the CAs that sign the TLS listeners' certificates (default: the system's).").String()
+		"PEM file of the CAs that sign the TLS listeners' certificates (default: the system's).").PlaceHolder("FILE").String()
 	probeServerName = kingpin.Flag("probe.tls-server-name",
-		"Name to check the TLS listeners' certificates against (default: the probed host).").String()
+		"Name to check the TLS listeners' certificates against (default: the probed host).").PlaceHolder("NAME").String()
 	probeInsecure = kingpin.Flag("probe.tls-insecure-skip-verify",
 		"Do not check the TLS listeners' certificates.").Bool()
 	timeout = kingpin.Flag("dovecot.timeout",
