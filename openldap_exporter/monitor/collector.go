@@ -215,6 +215,10 @@ func (e *Exporter) emitParseErrors(ch chan<- prometheus.Metric) {
 // release that changes a format should not flood the log at every scrape.
 func (e *Exporter) skipped(skips []*SkipError) {
 	for _, s := range skips {
+		if s.NotParse {
+			e.logger.Debug("skipped", "dn", s.DN, "attr", s.Attr, "err", s.Err)
+			continue
+		}
 		e.parseErrors.Add(1)
 		e.logger.Debug("skipped a value that cannot be read", "dn", s.DN, "attr", s.Attr, "value", s.Value, "err", s.Err)
 	}

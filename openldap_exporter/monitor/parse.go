@@ -107,6 +107,9 @@ type Database struct {
 type SkipError struct {
 	DN, Attr, Value string
 	Err             error
+	// NotParse marks what slapd did not give (an entry the ACL hides)
+	// rather than a value that could not be read.
+	NotParse bool
 }
 
 func (e *SkipError) Error() string {

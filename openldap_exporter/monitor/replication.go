@@ -39,15 +39,21 @@ func ReadContextCSNs(ctx context.Context, s Searcher, suffixes []string) (Contex
 	out := ContextCSNs{}
 	var skips []*SkipError
 	for _, suffix := range suffixes {
+		// Filtering on contextCSN rather than objectClass keeps the ACL the
+		// exporter needs down to entry and contextCSN.
 		req := ldap.NewSearchRequest(suffix, ldap.ScopeBaseObject, ldap.NeverDerefAliases,
-			1, 0, false, "(objectClass=*)", []string{"contextCSN"}, nil)
+			1, 0, false, "(contextCSN=*)", []string{"contextCSN"}, nil)
 		res, err := s.Search(ctx, req)
 		if err != nil {
 			if isResultError(err) {
-				skips = append(skips, &SkipError{DN: suffix, Attr: "contextCSN", Err: err})
+				skips = append(skips, &SkipError{DN: suffix, Attr: "contextCSN", Err: err, NotParse: true})
 				continue
 			}
 			return out, skips, err
+		}
+		if len(res.Entries) == 0 {
+			skips = append(skips, &SkipError{DN: suffix, Attr: "contextCSN", NotParse: true,
+				Err: errors.New("none visible: no change written yet, or the ACL hides the suffix entry or its contextCSN")})
 		}
 		for _, e := range res.Entries {
 			for _, a := range e.Attributes {

@@ -126,20 +126,21 @@ syncrepl rid=001 provider={{.ProviderURI}} bindmethod=simple binddn="{{.Provider
 overlay syncprov
 syncprov-checkpoint 1 1
 {{- end}}
-# The exporter's account reads the suffix entry (for contextCSN) and nothing
-# else; local root over ldapi manages everything.
+# The exporter's identities read the suffix entry's contextCSN and nothing
+# else (the rule the README recommends); local root over ldapi manages
+# everything; other users read entries but not passwords.
+access to dn.base="{{.Suffix}}" attrs=entry,contextCSN
+	by dn.exact="{{.MonitorDN}}" read
+	by dn.exact="{{.ClientDN}}" read
+	by * break
 access to attrs=userPassword
 	by dn.exact="gidNumber=0+uidNumber=0,cn=peercred,cn=external,cn=auth" manage
 	by anonymous auth
 	by * none
-access to dn.base="{{.Suffix}}" attrs=entry,objectClass,contextCSN
-	by dn.exact="gidNumber=0+uidNumber=0,cn=peercred,cn=external,cn=auth" manage
-	by dn.exact="{{.MonitorDN}}" read
-	by dn.exact="{{.ClientDN}}" read
-	by users read
-	by * none
 access to *
 	by dn.exact="gidNumber=0+uidNumber=0,cn=peercred,cn=external,cn=auth" manage
+	by dn.exact="{{.MonitorDN}}" none
+	by dn.exact="{{.ClientDN}}" none
 	by users read
 	by * none
 
