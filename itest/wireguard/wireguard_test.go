@@ -476,5 +476,21 @@ func TestFaults(t *testing.T) {
 		if _, ok := s.value("wireguard_device_info", labels("device", pair.A.Name)); ok {
 			t.Errorf("after, unrestricted: removed device still reported")
 		}
+
+		if err := pair.A.Restart(); err != nil {
+			t.Fatalf("restart: %v", err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := pair.Ping(ctx, 64); err != nil {
+			t.Fatalf("no tunnel after restart: %v", err)
+		}
+		s = restricted.scrape(t, "")
+		if v := s.mustValue(t, "wireguard_device_present", labels("device", pair.A.Name)); v != 1 {
+			t.Errorf("after restart: present = %v, want 1", v)
+		}
+		if v := s.mustValue(t, "wireguard_peer_last_handshake_seconds", labels("device", pair.A.Name, "public_key", pair.B.PublicKey.String())); v == 0 {
+			t.Errorf("after restart and traffic: no handshake with B")
+		}
 	})
 }

@@ -69,6 +69,9 @@ type Device struct {
 	mu      sync.Mutex
 	process *proc.Process
 	stopped bool
+	// peers is what configure last applied, so that Restart can apply it
+	// again; nil for a device that was never configured.
+	peers []peerConf
 }
 
 // Pair is two devices, A and B, whose namespaces are joined by a veth pair
@@ -279,6 +282,9 @@ func (d *Device) configure(ctx context.Context, peers []peerConf) error {
 	if err := d.SetConf(ctx, conf); err != nil {
 		return err
 	}
+	d.mu.Lock()
+	d.peers = append([]peerConf{}, peers...)
+	d.mu.Unlock()
 	if d.Tunnel != "" {
 		if err := ipIn(ctx, d.Netns, "addr", "replace", d.Tunnel+"/24", "dev", d.Name); err != nil {
 			return err
@@ -368,6 +374,26 @@ func (d *Device) Stop() {
 	}
 	// A wireguard-go that had to be killed leaves its socket behind.
 	_ = os.Remove(d.Socket)
+}
+
+// Restart brings a stopped device back as it was: wireguard-go again, with
+// the same name, keys, port, peers and tunnel address, as when wg-quick up
+// runs after a wg-quick down. A running device is stopped first. The new
+// interface has no session yet: traffic (Pair.Ping) makes the handshake.
+func (d *Device) Restart() error {
+	d.Stop()
+	if err := d.startProcess(); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	peers := d.peers
+	d.mu.Unlock()
+	if peers == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return d.configure(ctx, peers)
 }
 
 // Freeze stops wireguard-go with SIGSTOP: its socket accepts connections
