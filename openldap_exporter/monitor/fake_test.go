@@ -97,3 +97,12 @@ func entry(dn string, kv ...string) *ldap.Entry {
 	}
 	return e
 }
+
+func writeFile(t testing.TB, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func pathEscape(p string) string { return strings.ReplaceAll(p, "/", "%2F") }
