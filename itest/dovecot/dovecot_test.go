@@ -13,6 +13,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -276,6 +277,17 @@ func TestOldStatsScopesMatchExport(t *testing.T) {
 	}
 	if m.get(t, `dovecot_exporter_parse_errors_total{collector="old_stats"}`) != 0 {
 		t.Errorf("parse errors on a real EXPORT reply")
+	}
+
+	// Prometheus' own linter on the real exposition, all families included.
+	promtool := proc.RequireBinary(t, "promtool")
+	resp, err := http.Get("http://" + e.addr + "/metrics")
+	must(t, err)
+	defer resp.Body.Close()
+	cmd := exec.Command(promtool, "check", "metrics")
+	cmd.Stdin = resp.Body
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("promtool check metrics: %v\n%s", err, out)
 	}
 }
 
