@@ -30,7 +30,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	app.HelpFlag.Short('h')
 	app.Writer(stdout)
 	app.ErrorWriter(stderr)
-	app.Terminate(nil)
+	// --help and --version end the program through Terminate; run must
+	// return instead, so that tests can call it.
+	exited := false
+	app.Terminate(func(int) { exited = true })
 
 	gen := app.Command("generate", "Write every output of an inventory into a directory (after checking them).")
 	genInv := gen.Flag("inventory", "Inventory file (YAML, or JSON as Nix writes it).").Required().String()
@@ -41,12 +44,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	chkDir := chk.Flag("dir", "Generated directory to check against the inventory.").String()
 
 	cmd, err := app.Parse(args)
+	if exited {
+		return 0
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: error: %v\n", name, err)
 		return 2
-	}
-	if cmd == "" { // --help or --version
-		return 0
 	}
 	var problems []check.Problem
 	var summary string

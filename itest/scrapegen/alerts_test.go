@@ -50,8 +50,8 @@ hosts:
 // every 500ms, from a state the test changes.
 type feeder struct {
 	mu        sync.Mutex
-	last      time.Time     // of the last successful write
-	maxGap    time.Duration // longest time between two writes: the machine may be busy
+	last      time.Time          // of the last successful write
+	maxGap    time.Duration      // longest time between two writes: the machine may be busy
 	values    map[string]float64 // series -> value
 	handshake map[string]float64 // series -> seconds since the handshake
 }
@@ -90,12 +90,12 @@ func healthyFleet() *feeder {
 	up := func(host, job string) string { return fmt.Sprintf(`up{host=%q,job=%q}`, host, job) }
 	v := map[string]float64{
 		up("mail", "node"): 1, up("mail", "openldap"): 1, up("mail", "postfix"): 1, up("mail", "dovecot"): 1, up("mail", "blackbox"): 1,
-		`openldap_up{host="mail",job="openldap"}`:                               1,
-		`postfix_up{host="mail",job="postfix"}`:                                 1,
-		`dovecot_up{host="mail",job="dovecot"}`:                                 1,
-		`dovecot_probe_success{host="mail",job="dovecot",service="imap"}`:       1,
-		`dovecot_probe_success{host="mail",job="dovecot",service="pop3"}`:       1,
-		`probe_success{host="mail",job="blackbox"}`:                             1,
+		`openldap_up{host="mail",job="openldap"}`:                         1,
+		`postfix_up{host="mail",job="postfix"}`:                           1,
+		`dovecot_up{host="mail",job="dovecot"}`:                           1,
+		`dovecot_probe_success{host="mail",job="dovecot",service="imap"}`: 1,
+		`dovecot_probe_success{host="mail",job="dovecot",service="pop3"}`: 1,
+		`probe_success{host="mail",job="blackbox"}`:                       1,
 		up("fw", "node"): 1, up("fw", "wireguard"): 1, up("fw", "gitea"): 1, up("fw", "gitea_runners"): 1,
 		`node_systemd_unit_state{host="fw",job="node",name="runner-r2.service",state="active"}`:   1,
 		`node_systemd_unit_state{host="fw",job="node",name="runner-r2.service",state="inactive"}`: 0,

@@ -493,8 +493,12 @@ func inventoryProblems(err error) []Problem {
 	if errors.As(err, &errs) {
 		out := make([]Problem, len(errs))
 		for i, e := range errs {
-			msg := e.Error()
-			out[i] = Problem{File: e.File, Msg: strings.TrimPrefix(msg, e.File+": ")}
+			// The file part carries the position, the message the key.
+			full := e.Error()
+			at := *e
+			at.Path, at.Msg = "", ""
+			file := strings.TrimSuffix(at.Error(), ": ")
+			out[i] = Problem{File: file, Msg: strings.TrimPrefix(full, file+": ")}
 		}
 		return out
 	}

@@ -38,7 +38,10 @@ func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString(e.File)
 	if e.Pos.Line > 0 {
-		fmt.Fprintf(&b, ":%d:%d", e.Pos.Line, e.Pos.Column)
+		fmt.Fprintf(&b, ":%d", e.Pos.Line)
+		if e.Pos.Column > 0 {
+			fmt.Fprintf(&b, ":%d", e.Pos.Column)
+		}
 	}
 	b.WriteString(": ")
 	if e.Path != "" {
@@ -114,7 +117,9 @@ func (w *walker) decode(n *yaml.Node, v reflect.Value, path string) {
 		return
 	}
 	if v.Kind() == reflect.Pointer {
-		if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		// "dovecot:" with no value means the service with its defaults, so
+		// a struct is made even for null; a null scalar stays unset.
+		if n.Kind == yaml.ScalarNode && n.Tag == "!!null" && v.Type().Elem().Kind() != reflect.Struct {
 			return
 		}
 		if v.IsNil() {

@@ -406,6 +406,11 @@ var (
 	labelNameRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 )
 
+// safeText is safeValue for free text that only reaches annotations,
+// titles and the Grafana folder: a $ is allowed there (and escaped for
+// Grafana).
+func safeText(s string) bool { return safeValue(strings.ReplaceAll(s, "$", "S")) }
+
 // safeValue reports whether s can go into a PromQL string and a Grafana
 // label unchanged: no quotes, backslashes, dollars or control characters.
 func safeValue(s string) bool {
@@ -500,8 +505,8 @@ func resolve(name string, root *yaml.Node, fi *fileInventory) (*Inventory, error
 		if !uidRe.MatchString(g.DatasourceUID) {
 			r.errorf(lineOf(root, "grafana", "datasource_uid"), "grafana.datasource_uid", "want the datasource's UID (1 to 40 of A-Z a-z 0-9 _ -), got %q", g.DatasourceUID)
 		}
-		if !safeValue(g.Folder) {
-			r.errorf(lineOf(root, "grafana", "folder"), "grafana.folder", "must not be empty nor hold quotes, backslashes or $")
+		if !safeText(g.Folder) {
+			r.errorf(lineOf(root, "grafana", "folder"), "grafana.folder", "must not be empty nor hold quotes, backslashes or control characters")
 		}
 		if g.OrgID < 1 {
 			r.errorf(lineOf(root, "grafana", "org_id"), "grafana.org_id", "must be 1 or more")
@@ -547,6 +552,11 @@ func resolve(name string, root *yaml.Node, fi *fileInventory) (*Inventory, error
 		def.ScrapeTimeout = *d.ScrapeTimeout
 	}
 
+	dt := def
+	if dt.ScrapeTimeout == 0 {
+		dt.ScrapeTimeout = min(DefaultScrapeTimeout, dt.ScrapeInterval)
+	}
+	r.timing(dt, lineOf(root, "defaults"), "defaults")
 	if len(fi.Hosts) == 0 {
 		r.errorf(lineOf(root, "hosts"), "hosts", "no hosts")
 	}
@@ -583,6 +593,23 @@ func (r *resolver) secretFile(pos Pos, path, file string, required bool) {
 	}
 }
 
+// timing checks intervals against each other.
+func (r *resolver) timing(t Timing, pos Pos, path string) {
+	if t.ScrapeInterval <= 0 {
+		r.errorf(pos, path+".scrape_interval", "must be more than 0")
+		return
+	}
+	if t.ScrapeTimeout <= 0 || t.ScrapeTimeout > t.ScrapeInterval {
+		r.errorf(pos, path+".scrape_timeout", "%s must be more than 0 and at most the scrape interval %s", t.ScrapeTimeout, t.ScrapeInterval)
+	}
+	if t.AbsentAfter < t.ScrapeInterval {
+		r.errorf(pos, path+".absent_after", "%s is shorter than the scrape interval %s: every series would look absent between scrapes", t.AbsentAfter, t.ScrapeInterval)
+	}
+	if t.HandshakeMaxAge <= 0 {
+		r.errorf(pos, path+".handshake_max_age", "must be more than 0")
+	}
+}
+
 func (r *resolver) host(name string, fh *fileHost, def Timing) Host {
 	path := "hosts." + name
 	if !hostNameRe.MatchString(name) {
@@ -607,17 +634,9 @@ func (r *resolver) host(name string, fh *fileHost, def Timing) Host {
 	default:
 		t.ScrapeTimeout = min(DefaultScrapeTimeout, t.ScrapeInterval)
 	}
-	if t.ScrapeInterval <= 0 {
-		r.errorf(fh.Pos, path+".scrape_interval", "must be more than 0")
-	}
-	if t.ScrapeTimeout <= 0 || t.ScrapeTimeout > t.ScrapeInterval {
-		r.errorf(fh.Pos, path+".scrape_timeout", "%s must be more than 0 and at most the scrape interval %s", t.ScrapeTimeout, t.ScrapeInterval)
-	}
-	if t.AbsentAfter < t.ScrapeInterval {
-		r.errorf(fh.Pos, path+".absent_after", "%s is shorter than the scrape interval %s: every series would look absent between scrapes", t.AbsentAfter, t.ScrapeInterval)
-	}
-	if t.HandshakeMaxAge <= 0 {
-		r.errorf(fh.Pos, path+".handshake_max_age", "must be more than 0")
+	if fh.fileTiming != (fileTiming{}) || (fh.WireGuard != nil && fh.WireGuard.HandshakeMaxAge != nil) {
+		// Defaults are checked once; a host only when it changes them.
+		r.timing(t, fh.Pos, path)
 	}
 	h := Host{Name: name, Pos: fh.Pos, Timing: t}
 
@@ -726,8 +745,8 @@ func (r *resolver) host(name string, fh *fileHost, def Timing) Host {
 		} else if strings.Contains(c.Down, "$") {
 			r.errorf(c.Pos, cp+".down", "must not contain $")
 		}
-		if c.Summary != "" && !safeValue(c.Summary) {
-			r.errorf(c.Pos, cp+".summary", "must not hold quotes, backslashes, $ or control characters")
+		if c.Summary != "" && !safeText(c.Summary) {
+			r.errorf(c.Pos, cp+".summary", "must not hold quotes, backslashes or control characters")
 		}
 		add(Job{Name: c.Name, Kind: KindCustom, Pos: c.Pos, Down: c.Down, Summary: c.Summary}, &c.fileEndpoint, cp)
 	}
