@@ -54,8 +54,8 @@ type Options struct {
 
 // Server is a running (or stopped) slapd.
 type Server struct {
-	Name   string
-	Dir    string
+	Name   string // log file prefix
+	Dir    string // configuration, data, TLS files and log
 	Config string // slapd.conf
 	Suffix string
 	Port   int // ldap://
@@ -65,10 +65,10 @@ type Server struct {
 	URI       string // ldap://127.0.0.1:Port
 	LDAPSURI  string // ldaps://127.0.0.1:TLSPort, or ""
 	LDAPIURI  string // ldapi://<percent-encoded Socket>
-	Socket    string
+	Socket    string // the ldapi socket, in a short temp dir of its own
 	ServerID  int
-	IsShadow  bool
-	AdminDN   string
+	IsShadow  bool   // a syncrepl consumer
+	AdminDN   string // rootdn of the mdb database
 	AdminPass string
 
 	// MonitorDN may read cn=Monitor and the suffix's contextCSN, nothing
@@ -83,11 +83,11 @@ type Server struct {
 	CAFile, CertFile, KeyFile     string
 	ClientCertFile, ClientKeyFile string
 	ClientDN                      string
-	args                          []string
-	cleanupSocketDir              string
-	mu                            sync.Mutex
-	proc                          *proc.Process
-	frozen                        bool
+
+	args             []string
+	cleanupSocketDir string
+	mu               sync.Mutex
+	proc             *proc.Process // nil while stopped
 }
 
 const confTemplate = `# Written by the downwatch test harness.
@@ -165,6 +165,7 @@ func Start(tb testing.TB, opts Options) *Server {
 	tb.Helper()
 	proc.RequireBinary(tb, "slapd")
 	proc.RequireBinary(tb, "slapadd")
+	proc.RequireBinary(tb, "ldapsearch") // ldap-utils, for Ldapsearch and Modify
 	if opts.Dir == "" {
 		opts.Dir = tb.TempDir()
 	}
@@ -301,7 +302,7 @@ func (s *Server) start() error {
 		return err
 	}
 	s.mu.Lock()
-	s.proc, s.frozen = p, false
+	s.proc = p
 	s.mu.Unlock()
 	ready := func() error {
 		if done, _ := p.Exited(); done {
@@ -345,7 +346,7 @@ func (s *Server) PID() int {
 func (s *Server) Stop() {
 	s.mu.Lock()
 	p := s.proc
-	s.proc, s.frozen = nil, false
+	s.proc = nil
 	s.mu.Unlock()
 	if p != nil {
 		p.Stop()
@@ -364,22 +365,18 @@ func (s *Server) Restart() error {
 
 // Freeze stops slapd with SIGSTOP: connections stay open and nothing
 // answers, as with a hung server.
-func (s *Server) Freeze() error { return s.signal(syscall.SIGSTOP, true) }
+func (s *Server) Freeze() error { return s.signal(syscall.SIGSTOP) }
 
 // Thaw resumes a frozen slapd with SIGCONT.
-func (s *Server) Thaw() error { return s.signal(syscall.SIGCONT, false) }
+func (s *Server) Thaw() error { return s.signal(syscall.SIGCONT) }
 
-func (s *Server) signal(sig syscall.Signal, frozen bool) error {
+func (s *Server) signal(sig syscall.Signal) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.proc == nil {
 		return fmt.Errorf("%s is not running", s.Name)
 	}
-	if err := s.proc.Signal(sig); err != nil {
-		return err
-	}
-	s.frozen = frozen
-	return nil
+	return s.proc.Signal(sig)
 }
 
 // Close stops slapd for good and removes the socket directory.
