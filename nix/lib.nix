@@ -159,10 +159,16 @@ rec {
 
   dovecot = {
     flags = cfg:
-      optFlag "dovecot.stats-socket" cfg.statsSocket
+      # The exporter reads /run/dovecot/stats-reader unless told otherwise;
+      # an empty value turns the stats source off.
+      [ (flag "dovecot.stats-socket" (if cfg.statsSocket == null then "" else cfg.statsSocket)) ]
+      ++ map (m: flag "dovecot.stats-group-by" "${m}=${concatStringsSep "," cfg.statsGroupBy.${m}}") (attrNames cfg.statsGroupBy)
       ++ optFlag "dovecot.old-stats-socket" cfg.oldStatsSocket
       ++ optionals (notNull cfg.oldStatsSocket) [ (flag "dovecot.scopes" (concatStringsSep "," cfg.scopes)) ]
       ++ map (n: flag "probe" "${n}=${cfg.probes.${n}}") (attrNames cfg.probes)
+      ++ optFlag "probe.tls-ca-file" cfg.probeTLS.caFile
+      ++ optFlag "probe.tls-server-name" cfg.probeTLS.serverName
+      ++ boolFlag "probe.tls-insecure-skip-verify" cfg.probeTLS.insecureSkipVerify
       ++ [ (flag "dovecot.timeout" cfg.timeout) ];
     credentials = cfg: [ ];
   };

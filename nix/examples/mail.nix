@@ -63,6 +63,8 @@ in
   services.dovecot-exporter = {
     enable = true;
     probes = { imap = "127.0.0.1:143"; pop3 = "127.0.0.1:110"; };
+    # Dovecot 2.3 syntax; group_by fields are told to the exporter too.
+    statsGroupBy.imap_command = [ "cmd_name" "tagged_reply_state" ];
     metricDefinitions = ''
       metric auth_success {
         filter = event=auth_request_finished AND success=yes

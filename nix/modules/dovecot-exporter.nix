@@ -15,6 +15,16 @@ import ./mk-exporter.nix {
         default = "/run/dovecot2/stats-reader";
         description = "--dovecot.stats-socket: the stats-reader socket of Dovecot 2.3/2.4 (NixOS' base_dir is /run/dovecot2). null: do not read it.";
       };
+      statsGroupBy = mkOption {
+        type = types.attrsOf (types.listOf types.str);
+        default = { };
+        example = { imap_command = [ "cmd_name" "tagged_reply_state" ]; };
+        description = ''
+          --dovecot.stats-group-by METRIC=FIELDS (repeated): the group_by
+          fields of each Dovecot metric in metricDefinitions, which become the
+          label names of its family.
+        '';
+      };
       oldStatsSocket = mkOption {
         type = types.nullOr types.str;
         default = null;
@@ -29,12 +39,30 @@ import ./mk-exporter.nix {
       probes = mkOption {
         type = types.attrsOf types.str;
         default = { };
-        example = { imap = "127.0.0.1:143"; pop3 = "127.0.0.1:110"; };
+        example = { imap = "127.0.0.1:143"; imaps = "127.0.0.1:993"; lmtp = "127.0.0.1:24"; };
         description = ''
           --probe service=host:port (repeated): listeners whose greeting is read
-          at every scrape. A stats socket answers while logins fail; the
+          at every scrape; service is imap, imaps, pop3, pop3s, lmtp,
+          submission, submissions, managesieve or managesieves. A stats socket answers while logins fail; the
           probe is what a "Dovecot is down" alert needs.
         '';
+      };
+      probeTLS = {
+        caFile = mkOption {
+          type = types.nullOr types.str;
+          default = null;
+          description = "--probe.tls-ca-file: CAs of the TLS listeners' certificates (imaps, pop3s ...).";
+        };
+        serverName = mkOption {
+          type = types.nullOr types.str;
+          default = null;
+          description = "--probe.tls-server-name: name the certificates are checked against.";
+        };
+        insecureSkipVerify = mkOption {
+          type = types.bool;
+          default = false;
+          description = "--probe.tls-insecure-skip-verify";
+        };
       };
       timeout = mkOption {
         type = types.str;

@@ -22,7 +22,6 @@ let
     cp "$inventoryPath" inventory.json
     scrapegen generate --inventory inventory.json --out "$out"
     scrapegen check --inventory inventory.json --dir "$out"
-    cp inventory.json "$out/inventory.json"
   '';
 
   hostScrapeConfigs = host: pkgs.runCommand "vmagent-${host}-scrape-configs.json"

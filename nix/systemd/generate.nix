@@ -68,6 +68,8 @@ in
     groups = [ "dovecot-exporter" ];
     cfg = {
       statsSocket = "/run/dovecot/stats-reader";
+      statsGroupBy = { };
+      probeTLS = { caFile = null; serverName = null; insecureSkipVerify = false; };
       oldStatsSocket = null;
       scopes = [ "user" ];
       probes = { imap = "127.0.0.1:143"; };

@@ -48,8 +48,10 @@ in
   dovecot = common // {
     statsSocket = "/run/dovecot2/stats-reader";
     oldStatsSocket = "/run/dovecot2/old-stats";
+    statsGroupBy = { imap_command = [ "cmd_name" "tagged_reply_state" ]; };
     scopes = [ "user" "global" ];
-    probes = { imap = "127.0.0.1:143"; pop3 = "127.0.0.1:110"; };
+    probes = { imap = "127.0.0.1:143"; pop3s = "127.0.0.1:995"; };
+    probeTLS = { caFile = "/etc/ssl/ca.pem"; serverName = "mail.example.org"; insecureSkipVerify = true; };
     timeout = "3s";
   };
   wireguard = common // {
