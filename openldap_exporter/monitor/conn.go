@@ -115,16 +115,20 @@ func (c *Client) bounded(ctx context.Context, f func() error) error {
 	if !ok {
 		deadline = time.Now().Add(c.cfg.Timeout)
 	}
+	if c.conn == nil {
+		return ldap.NewError(ldap.ErrorNetwork, errors.New("connection closed"))
+	}
 	raw := c.raw
 	_ = raw.SetDeadline(deadline)
 	c.conn.SetTimeout(max(time.Until(deadline), time.Millisecond))
 	stop := context.AfterFunc(ctx, func() { _ = raw.Close() })
 	err := f()
 	if !stop() {
-		// ctx ended while f ran: the socket is closed now.
+		// ctx ended while f ran: the socket is closed now, and whatever
+		// was to follow on this connection cannot happen.
 		c.drop()
 		if err == nil {
-			err = context.Cause(ctx)
+			return context.Cause(ctx)
 		}
 		return fmt.Errorf("%w (%v)", err, context.Cause(ctx))
 	}
