@@ -190,3 +190,24 @@ func BenchmarkParseDump(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkEmit turns a parsed 1,000-line reply into metrics, the other half
+// of a scrape's work in this package.
+func BenchmarkEmit(b *testing.B) {
+	groupBy := GroupBy{}
+	for m := range 100 {
+		groupBy[fmt.Sprintf("metric_%d", m)] = []string{"cmd_name", "tagged_reply_state"}
+	}
+	res, err := Parse(strings.NewReader(dumpLines(1000)), groupBy)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := New(Config{}, nil)
+	ch := make(chan prometheus.Metric, 4096)
+	for b.Loop() {
+		s.Emit(res, ch)
+		for len(ch) > 0 {
+			<-ch
+		}
+	}
+}

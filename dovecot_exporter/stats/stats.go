@@ -55,7 +55,7 @@ type Scraper struct {
 	logger      *slog.Logger
 
 	mu    sync.Mutex
-	descs map[string]*prometheus.Desc
+	descs map[descKey]*prometheus.Desc
 }
 
 // Config configures a Scraper.
@@ -78,7 +78,7 @@ func New(cfg Config, logger *slog.Logger) *Scraper {
 		dial:        cfg.Dial,
 		parseErrors: cfg.ParseErrors,
 		logger:      logger,
-		descs:       map[string]*prometheus.Desc{},
+		descs:       map[descKey]*prometheus.Desc{},
 	}
 	if s.dial == nil {
 		s.dial = dialUnix
@@ -153,30 +153,43 @@ func (s *Scraper) Emit(res Result, ch chan<- prometheus.Metric) {
 		if smp.HasChildren && len(smp.Labels) == 0 {
 			continue
 		}
-		if !validName.MatchString(smp.Metric) {
-			continue
-		}
 		labelNames, labelValues = labelNames[:0], labelValues[:0]
 		for _, l := range smp.Labels {
 			labelNames = append(labelNames, l.Name)
 			labelValues = append(labelValues, l.Value)
 		}
-		s.send(ch, smp.Metric+"_total", "Number of events of the Dovecot metric "+smp.Metric+".",
-			labelNames, labelValues, float64(smp.Count))
-		s.send(ch, smp.Metric+"_duration_seconds_total", "Total duration of the events of the Dovecot metric "+smp.Metric+".",
-			labelNames, labelValues, float64(smp.DurationMicroseconds)/1e6)
+		k := descKey{metric: smp.Metric, depth: len(smp.Labels), kind: kindCount}
+		s.send(ch, k, labelNames, labelValues, float64(smp.Count))
+		k.kind = kindDuration
+		s.send(ch, k, labelNames, labelValues, float64(smp.DurationMicroseconds)/1e6)
+		k.kind = kindField
 		for _, f := range smp.Fields {
-			if !validName.MatchString(f.Key) {
-				continue
-			}
-			s.send(ch, smp.Metric+"_"+f.Key+"_total", "Sum of the event field "+f.Key+" of the Dovecot metric "+smp.Metric+".",
-				labelNames, labelValues, float64(f.Sum))
+			k.field = f.Key
+			s.send(ch, k, labelNames, labelValues, float64(f.Sum))
 		}
 	}
 }
 
-func (s *Scraper) send(ch chan<- prometheus.Metric, name, help string, labelNames, labelValues []string, v float64) {
-	m, err := prometheus.NewConstMetric(s.desc(name, help, labelNames), prometheus.CounterValue, v, labelValues...)
+// The families of one Dovecot metric.
+const (
+	kindCount = iota
+	kindDuration
+	kindField
+)
+
+// descKey names a descriptor without building strings: the label names of a
+// sample follow from its metric and its depth in the group_by tree.
+type descKey struct {
+	metric, field string
+	kind, depth   int
+}
+
+func (s *Scraper) send(ch chan<- prometheus.Metric, k descKey, labelNames, labelValues []string, v float64) {
+	d := s.desc(k, labelNames)
+	if d == nil {
+		return
+	}
+	m, err := prometheus.NewConstMetric(d, prometheus.CounterValue, v, labelValues...)
 	if err != nil {
 		// Only label values that are not UTF-8 get here.
 		s.parseErrors.Inc()
@@ -186,16 +199,33 @@ func (s *Scraper) send(ch chan<- prometheus.Metric, name, help string, labelName
 }
 
 // desc caches descriptors across scrapes: a DUMP repeats the same few
-// families every time.
-func (s *Scraper) desc(name, help string, labelNames []string) *prometheus.Desc {
-	key := name + "\x00" + strings.Join(labelNames, "\x00")
+// families every time, and remembers the names that make no valid metric
+// name (nil), so that the name check runs once per family.
+func (s *Scraper) desc(k descKey, labelNames []string) *prometheus.Desc {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	d, ok := s.descs[key]
-	if !ok {
-		// The caller reuses labelNames; the descriptor keeps its own copy.
-		d = prometheus.NewDesc(prometheus.BuildFQName(namespace, "", name), help, slices.Clone(labelNames), nil)
-		s.descs[key] = d
+	if d, ok := s.descs[k]; ok {
+		return d
 	}
+	if !validName.MatchString(k.metric) {
+		s.descs[k] = nil
+		return nil
+	}
+	var name, help string
+	switch k.kind {
+	case kindCount:
+		name, help = k.metric+"_total", "Number of events of the Dovecot metric "+k.metric+"."
+	case kindDuration:
+		name, help = k.metric+"_duration_seconds_total", "Total duration of the events of the Dovecot metric "+k.metric+"."
+	default:
+		if !validName.MatchString(k.field) {
+			s.descs[k] = nil
+			return nil
+		}
+		name, help = k.metric+"_"+k.field+"_total", "Sum of the event field "+k.field+" of the Dovecot metric "+k.metric+"."
+	}
+	// The caller reuses labelNames; the descriptor keeps its own copy.
+	d := prometheus.NewDesc(prometheus.BuildFQName(namespace, "", name), help, slices.Clone(labelNames), nil)
+	s.descs[k] = d
 	return d
 }
