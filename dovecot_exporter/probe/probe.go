@@ -186,6 +186,12 @@ func CheckGreeting(br *bufio.Reader, proto Protocol) error {
 		if err != nil {
 			return err
 		}
+		// Dovecot's login processes say this before the greeting while the
+		// auth process does not answer; logins fail until the greeting
+		// follows, so the probe waits for it (or for the timeout).
+		if strings.Contains(line, "Waiting for authentication process") {
+			continue
+		}
 		switch proto {
 		case IMAP:
 			if strings.HasPrefix(line, "* OK") || strings.HasPrefix(line, "* PREAUTH") {

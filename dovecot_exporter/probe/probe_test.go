@@ -32,6 +32,9 @@ func TestCheckGreeting(t *testing.T) {
 	}{
 		{"imap", IMAP, "* OK [CAPABILITY IMAP4rev1] Dovecot ready.\r\n", true},
 		{"imap preauth", IMAP, "* PREAUTH ready\r\n", true},
+		{"imap waiting for auth, then ready", IMAP, "* OK Waiting for authentication process to respond..\r\n* OK [CAPABILITY IMAP4rev1] ready.\r\n", true},
+		{"imap waiting for auth only", IMAP, "* OK Waiting for authentication process to respond..\r\n", false},
+		{"pop3 waiting for auth only", POP3, "+OK Waiting for authentication process to respond..\r\n", false},
 		{"imap bye", IMAP, "* BYE Too many connections\r\n", false},
 		{"pop3", POP3, "+OK Dovecot ready.\r\n", true},
 		{"pop3 error", POP3, "-ERR [SYS/TEMP] down\r\n", false},
