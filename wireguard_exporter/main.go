@@ -26,11 +26,14 @@ const (
 
 var (
 	interfaces = kingpin.Flag("wireguard.interface",
-		"Only report this device (repeatable); a missing one shows as wireguard_device_present 0. Default: every device.").Strings()
+		"Only report this device (repeatable); a missing one shows as wireguard_device_present 0. Default: every device.").
+		PlaceHolder("wg0").Strings()
 	configFiles = kingpin.Flag("wireguard.config",
-		"wg-quick configuration file whose [Peer] comments '# Name = x' or '# friendly_name = x' name peers (repeatable). Re-read when it changes.").Strings()
+		"wg-quick configuration file whose [Peer] comments '# Name = x' or '# friendly_name = x' name peers (repeatable). Re-read when it changes.").
+		PlaceHolder("/etc/wireguard/wg0.conf").Strings()
 	namesFile = kingpin.Flag("wireguard.peer-names-file",
-		"YAML or JSON file mapping peer public keys to names; overrides names from --wireguard.config. Re-read when it changes.").String()
+		"YAML or JSON file mapping peer public keys to names; overrides names from --wireguard.config. Re-read when it changes.").
+		PlaceHolder("/etc/wireguard/peer-names.yaml").String()
 	compat = kingpin.Flag("metrics.compat",
 		"Also emit the metrics of another exporter: 'mindflavor' (wireguard_sent_bytes_total, ... of MindFlavor/prometheus_wireguard_exporter) or 'none'.").
 		Default(string(collector.CompatNone)).String()
@@ -61,7 +64,7 @@ func main() {
 				return nil, err
 			}
 			c := collector.New(collector.Options{
-				Devices:    collector.Source{Interfaces: *interfaces}.Devices,
+				Devices:    collector.Source{Interfaces: *interfaces, Timeout: *timeout}.Devices,
 				Names:      func() map[wgtypes.Key]string { return resolver.Names() },
 				Interfaces: *interfaces,
 				Compat:     collector.Compat(*compat),
