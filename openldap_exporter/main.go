@@ -30,7 +30,7 @@ var (
 	bindDN = kingpin.Flag("ldap.bind-dn",
 		"DN for a simple bind. Without it: SASL EXTERNAL over ldapi:// or with --ldap.cert-file, anonymous otherwise.").String()
 	passwordFile = kingpin.Flag("ldap.password-file", "File holding the password for --ldap.bind-dn.").String()
-	startTLS     = kingpin.Flag("ldap.start-tls", "Upgrade an ldap:// connection with StartTLS.").Bool()
+	startTLS     = kingpin.Flag("ldap.start-tls", "Upgrade ldap:// connections with StartTLS (ldapi:// ignores it).").Bool()
 	caFile       = kingpin.Flag("ldap.ca-file", "PEM file of CA certificates to verify slapd's certificate (default: the system's).").String()
 	certFile     = kingpin.Flag("ldap.cert-file", "PEM client certificate for TLS (with --ldap.key-file).").String()
 	keyFile      = kingpin.Flag("ldap.key-file", "PEM key of --ldap.cert-file.").String()

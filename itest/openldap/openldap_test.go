@@ -177,6 +177,7 @@ func TestAuthAndTLS(t *testing.T) {
 		wantUp float64
 	}{
 		{"ldapi SASL EXTERNAL", []string{"--ldap.uri=" + s.LDAPIURI}, 1},
+		{"ldapi ignores StartTLS", []string{"--ldap.uri=" + s.LDAPIURI, "--ldap.start-tls", "--ldap.ca-file=" + s.CAFile}, 1},
 		{"ldap simple bind", append([]string{"--ldap.uri=" + s.URI}, bind...), 1},
 		{"ldap StartTLS", append([]string{"--ldap.uri=" + s.URI, "--ldap.start-tls", "--ldap.ca-file=" + s.CAFile}, bind...), 1},
 		{"ldaps", append([]string{"--ldap.uri=" + s.LDAPSURI, "--ldap.ca-file=" + s.CAFile}, bind...), 1},

@@ -136,8 +136,14 @@ func NewConfig(uriFlag, uri, bindDN, passwordFile string, startTLS bool, t TLSOp
 			return Config{}, &FlagError{"ldap.password-file", passwordFile, err}
 		}
 	}
-	if startTLS && ep.Scheme != "ldap" {
-		return Config{}, &FlagError{"ldap.start-tls", "", fmt.Errorf("only with ldap:// URLs, not %s://", ep.Scheme)}
+	switch {
+	case startTLS && ep.Scheme == "ldaps":
+		return Config{}, &FlagError{"ldap.start-tls", "", fmt.Errorf("%s is TLS already; StartTLS is for ldap:// URLs", uri)}
+	case startTLS && ep.Scheme == "ldapi":
+		// A local socket needs no TLS; ignoring the flag here lets one set
+		// of flags serve an ldapi:// server and an ldap:// provider.
+		startTLS = false
+		c.StartTLS = false
 	}
 	if (t.CertFile == "") != (t.KeyFile == "") {
 		return Config{}, &FlagError{"ldap.cert-file", t.CertFile, errors.New("--ldap.cert-file and --ldap.key-file go together")}

@@ -103,7 +103,11 @@ func TestNewConfigNamesTheFlag(t *testing.T) {
 			}
 		})
 	}
-	c, err := NewConfig("ldap.uri", "ldap://x", "cn=a", pw, true, TLSOptions{ServerName: "ldap.example.org"}, time.Second)
+	c, err := NewConfig("ldap.uri", "ldapi:///", "", "", true, TLSOptions{}, time.Second)
+	if err != nil || c.StartTLS || c.TLS != nil {
+		t.Errorf("ldapi with --ldap.start-tls: %+v, %v; want StartTLS ignored", c, err)
+	}
+	c, err = NewConfig("ldap.uri", "ldap://x", "cn=a", pw, true, TLSOptions{ServerName: "ldap.example.org"}, time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
