@@ -1,0 +1,124 @@
+// Copyright 2026 The downwatch Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/common/promslog"
+	"github.com/prometheus/exporter-toolkit/bootstrap"
+	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
+
+	"github.com/downwatch/downwatch/wireguard_exporter/collector"
+)
+
+func testHandler(devices func() ([]*wgtypes.Device, error), timeout time.Duration) http.Handler {
+	b := &bootstrap.Bootstrap{Logger: promslog.NewNopLogger()}
+	c := collector.New(collector.Options{Devices: devices, Timeout: timeout})
+	return newMetricsHandler(b, timeout, func(ctx context.Context) *collector.Snapshot { return c.Read(ctx) })
+}
+
+func TestHandler(t *testing.T) {
+	devs := []*wgtypes.Device{{Name: "wg0", ListenPort: 51820, Peers: []wgtypes.Peer{{ReceiveBytes: 42}}}}
+	h := testHandler(func() ([]*wgtypes.Device, error) { return devs, nil }, 5*time.Second)
+	tests := []struct {
+		name           string
+		acceptEncoding string
+		wantGzip       bool
+	}{
+		{"gzip as Prometheus asks", "gzip", true},
+		{"gzip among others", "deflate, gzip;q=0.8, br", true},
+		{"gzip refused", "gzip;q=0", false},
+		{"identity", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+			if tt.acceptEncoding != "" {
+				req.Header.Set("Accept-Encoding", tt.acceptEncoding)
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != http.StatusOK {
+				t.Fatalf("status %d", rec.Code)
+			}
+			if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "text/plain; version=0.0.4") {
+				t.Errorf("Content-Type %q", ct)
+			}
+			var body io.Reader = rec.Body
+			if got := rec.Header().Get("Content-Encoding") == "gzip"; got != tt.wantGzip {
+				t.Fatalf("gzip = %v, want %v", got, tt.wantGzip)
+			}
+			if tt.wantGzip {
+				zr, err := gzip.NewReader(rec.Body)
+				if err != nil {
+					t.Fatal(err)
+				}
+				body = zr
+			}
+			p := expfmt.NewTextParser(model.UTF8Validation)
+			fams, err := p.TextToMetricFamilies(body)
+			if err != nil {
+				t.Fatalf("unparsable: %v", err)
+			}
+			for _, want := range []string{"wireguard_up", "wireguard_exporter_build_info", "wireguard_peer_receive_bytes_total", "go_goroutines"} {
+				if fams[want] == nil {
+					t.Errorf("no %s", want)
+				}
+			}
+		})
+	}
+}
+
+// TestHandlerHonoursScrapeTimeout: a hung read is cut at the scraper's
+// timeout (less the margin), with wireguard_up 0 and status 200.
+func TestHandlerHonoursScrapeTimeout(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	h := testHandler(func() ([]*wgtypes.Device, error) { <-release; return nil, errors.New("late") }, time.Minute)
+	req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+	req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", "1")
+	rec := httptest.NewRecorder()
+	start := time.Now()
+	h.ServeHTTP(rec, req)
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("took %v with a 1s scrape timeout", took)
+	}
+	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), "\nwireguard_up 0\n") {
+		t.Errorf("status %d, body:\n%s", rec.Code, rec.Body.String())
+	}
+}
+
+func TestScrapeTimeout(t *testing.T) {
+	tests := []struct {
+		header string
+		want   time.Duration
+	}{
+		{"", 5 * time.Second},
+		{"10", 5 * time.Second},
+		{"2", 1750 * time.Millisecond},
+		{"0.4", 400 * time.Millisecond},
+		{"nope", 5 * time.Second},
+		{"-1", 5 * time.Second},
+	}
+	for _, tt := range tests {
+		req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+		if tt.header != "" {
+			req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", tt.header)
+		}
+		if got := scrapeTimeout(req, 5*time.Second); got != tt.want {
+			t.Errorf("header %q: %v, want %v", tt.header, got, tt.want)
+		}
+	}
+}
