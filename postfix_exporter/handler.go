@@ -23,13 +23,17 @@ import (
 // scrapeFunc returns the collector for one scrape, bounded by ctx.
 type scrapeFunc func(ctx context.Context) prometheus.Collector
 
-// newMetricsHandler serves the exporter's own metrics from a registry made
-// once, and the service's metrics from a registry made per request: the
-// collector of each scrape gets that scrape's deadline, which the scraper may
-// lower with the X-Prometheus-Scrape-Timeout-Seconds header.
-func newMetricsHandler(b *bootstrap.Bootstrap, timeout time.Duration, scrape scrapeFunc) http.Handler {
+// newMetricsHandler serves the exporter's own metrics and the long-lived
+// log counters (logs, may be nil) from a registry made once, and the queue
+// from a registry made per request: the showq collector of each scrape gets
+// that scrape's deadline, which the scraper may lower with the
+// X-Prometheus-Scrape-Timeout-Seconds header.
+func newMetricsHandler(b *bootstrap.Bootstrap, timeout time.Duration, scrape scrapeFunc, logs prometheus.Collector) http.Handler {
 	self := prometheus.NewRegistry()
 	self.MustRegister(versioncollector.NewCollector(name))
+	if logs != nil {
+		self.MustRegister(logs)
+	}
 	if !b.DisableExporterMetrics {
 		self.MustRegister(
 			collectors.NewGoCollector(),
