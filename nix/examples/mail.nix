@@ -3,7 +3,7 @@
 #
 # mail: OpenLDAP, Postfix and Dovecot, each with its exporter on loopback,
 # scraped by the local vmagent.
-{ pkgs, ... }:
+{ lib, pkgs, ... }:
 let
   suffix = "dc=example,dc=org";
 in
@@ -27,7 +27,8 @@ in
       };
     };
   };
-  systemd.services.openldap.serviceConfig.RuntimeDirectory = "openldap";
+  # The ldapi socket's directory (recent nixpkgs creates it already).
+  systemd.services.openldap.serviceConfig.RuntimeDirectory = lib.mkDefault "openldap";
 
   # SASL EXTERNAL over ldapi: slapd knows the exporter as uid/gid 330, and
   # the module adds the ACL for cn=Monitor and the suffix's contextCSN.

@@ -26,6 +26,7 @@
   services.grafana = {
     enable = true;
     settings.server = { http_addr = "127.0.0.1"; http_port = 3000; };
+    settings.security.secret_key = "$__file{/run/secrets/grafana-secret-key}";
     provision.datasources.settings.datasources = [{
       name = "VictoriaMetrics";
       uid = "victoriametrics"; # the inventory's grafana.datasource_uid
