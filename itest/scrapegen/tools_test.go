@@ -8,9 +8,17 @@ package scrapegen
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -71,7 +79,7 @@ func TestToolsAcceptOutputs(t *testing.T) {
 				t.Fatal("no vmagent configs generated")
 			}
 			for _, c := range configs {
-				runTool(t, vmagent, "-promscrape.config="+c, "-promscrape.config.strictParse", "-promscrape.config.dryRun")
+				runTool(t, vmagent, "-promscrape.config="+withLocalFiles(t, c), "-promscrape.config.strictParse", "-promscrape.config.dryRun")
 			}
 			rules := filepath.Join(out, "vmalert", "rules.yml")
 			runTool(t, vmalert, "-dryRun", "-rule="+rules)
@@ -100,6 +108,44 @@ func TestToolsRejectBrokenFiles(t *testing.T) {
 			t.Errorf("%s accepted a broken file:\n%s", filepath.Base(c[0]), out)
 		}
 	}
+}
+
+var fileKeyRe = regexp.MustCompile(`((ca_file|password_file|bearer_token_file)"?:\s*"?)(/[^"\s]+)`)
+
+// withLocalFiles returns a copy of a scrape config whose CA, password and
+// token files point at files the test made: vmagent's dry run reads them,
+// and the inventory names paths on the target hosts.
+func withLocalFiles(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	must(t, err)
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "ca.pem")
+	must(t, os.WriteFile(ca, selfSignedPEM(t), 0o600))
+	secret := filepath.Join(dir, "secret")
+	must(t, os.WriteFile(secret, []byte("not-a-real-secret\n"), 0o600))
+	out := fileKeyRe.ReplaceAllStringFunc(string(b), func(m string) string {
+		sub := fileKeyRe.FindStringSubmatch(m)
+		if sub[2] == "ca_file" {
+			return sub[1] + ca
+		}
+		return sub[1] + secret
+	})
+	copyPath := filepath.Join(dir, filepath.Base(path))
+	must(t, os.WriteFile(copyPath, []byte(out), 0o600))
+	return copyPath
+}
+
+func selfSignedPEM(t *testing.T) []byte {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	must(t, err)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true,
+		BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	must(t, err)
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 }
 
 func must(t *testing.T, err error) {

@@ -14,8 +14,6 @@ import (
 	"sort"
 	"strings"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/downwatch/downwatch/scrapegen/inventory"
 )
 
@@ -38,6 +36,10 @@ const ExprDatasource = "__expr__"
 type File struct {
 	Path string
 	Data []byte
+	// Value is what Data was written from (a ScrapeConfigFile,
+	// GrafanaRuleFile...), so that a check of freshly generated files need
+	// not parse them again; nil for files read from disk.
+	Value any
 }
 
 // Generate renders every output of inv, sorted by path.
@@ -55,7 +57,7 @@ func Generate(inv *inventory.Inventory) ([]File, error) {
 		if err != nil {
 			return fmt.Errorf("%s: %w", path, err)
 		}
-		files = append(files, File{Path: path, Data: b})
+		files = append(files, File{Path: path, Data: b, Value: v})
 		return nil
 	}
 	for i := range inv.Hosts {
@@ -92,17 +94,7 @@ func Generate(inv *inventory.Inventory) ([]File, error) {
 }
 
 func marshalYAML(header string, v any) ([]byte, error) {
-	var buf bytes.Buffer
-	buf.WriteString(header)
-	enc := yaml.NewEncoder(&buf)
-	enc.SetIndent(2)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	if err := enc.Close(); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	return appendYAML(header, v), nil
 }
 
 func marshalJSON(v any) ([]byte, error) {
