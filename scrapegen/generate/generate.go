@@ -224,7 +224,11 @@ func escapeMap(m map[string]string) map[string]string {
 }
 
 func (r *Rule) labels() map[string]string {
-	l := map[string]string{"severity": r.Severity, "service": r.Service, "host": r.Host}
+	l := map[string]string{"severity": r.Severity, "service": r.Service}
+	if r.Host != "" {
+		// A rule over several hosts takes the host label from its series.
+		l["host"] = r.Host
+	}
 	for k, v := range r.Labels {
 		l[k] = v
 	}

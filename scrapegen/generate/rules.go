@@ -23,12 +23,12 @@ const (
 
 // Rule is one alert, before it is written for Grafana or for vmalert.
 type Rule struct {
-	UID      string // Grafana uid, stable for the same host, job and check
-	Check    string // what the rule checks, e.g. "exporter-down", "runner-offline-r1"
-	Group    string // job name, or "hosts"
+	UID      string   // Grafana uid, stable for the same host, job and check
+	Check    string   // what the rule checks, e.g. "exporter-down", "runner-offline-r1"
+	Group    string   // job name, or "hosts"
 	Hosts    []string // the hosts the rule covers; one host: Host is a static label
-	Alert    string // vmalert alert name
-	Title    string // Grafana title, unique in the folder
+	Alert    string   // vmalert alert name
+	Title    string   // Grafana title, unique in the folder
 	Host     string
 	Service  string
 	Severity string
