@@ -310,6 +310,84 @@ func TestModules(t *testing.T) {
 	}
 }
 
+// TestExamples evaluates the example hosts whole, with nix/tests/eval-host.nix
+// standing in for nixpkgs' module system, and checks what each host ends up
+// running and scraping; vmagent checks each host's scrape config.
+func TestExamples(t *testing.T) {
+	n := newNix(t)
+	const store = "/nix/store/00000000000000000000000000000000-"
+	host := func(name, pick string) string {
+		return fmt.Sprintf(`let h = import (root + "/nix/tests/eval-host.nix") { modules = [ (root + "/nix/examples/%s.nix") ]; }; c = h.config;
+		  exec = u: c.systemd.services.${u}.serviceConfig.ExecStart; in %s`, name, pick)
+	}
+	tests := []struct {
+		name, expr, want string
+	}{
+		{"no failed assertions", `map (h: (import (root + "/nix/tests/eval-host.nix") { modules = [ (root + "/nix/examples/${h}.nix") ]; }).failed) [ "fw" "mail" "web-arm" ]`,
+			`[[],[],[]]`},
+		{"mail runs three exporters on loopback",
+			host("mail", `{ units = builtins.filter (u: builtins.match ".*-exporter" u != null) (builtins.attrNames c.systemd.services); openldap = exec "openldap-exporter"; postfix = exec "postfix-exporter"; dovecot = exec "dovecot-exporter"; }`),
+			`{"units":["dovecot-exporter","openldap-exporter","postfix-exporter"],
+			  "openldap":"` + store + `openldap_exporter/bin/openldap_exporter --web.listen-address=127.0.0.1:9330 --ldap.uri=ldapi://%%2Frun%%2Fopenldap%%2Fldapi --ldap.timeout=5s",
+			  "postfix":"` + store + `postfix_exporter/bin/postfix_exporter --web.listen-address=127.0.0.1:9154 --postfix.journal --postfix.journal.unit=postfix.service --postfix.showq-path=/var/lib/postfix/queue/public/showq",
+			  "dovecot":"` + store + `dovecot_exporter/bin/dovecot_exporter --web.listen-address=127.0.0.1:9166 --dovecot.stats-socket=/run/dovecot2/stats-reader --dovecot.stats-group-by=imap_command=cmd_name,tagged_reply_state --probe=imap=127.0.0.1:143 --probe=pop3=127.0.0.1:110 --dovecot.timeout=5s"}`},
+		{"mail: slapd ACLs first, exporter as uid/gid 330",
+			host("mail", `{ mdb = c.services.openldap.settings.children."olcDatabase={1}mdb".attrs.olcAccess; monitor = c.services.openldap.settings.children."olcDatabase={2}monitor".attrs; user = c.users.users.openldap-exporter.uid; gid = c.users.groups.openldap-exporter.gid; }`),
+			`{"mdb":["{0}to dn.base=\"dc=example,dc=org\" attrs=entry,contextCSN by dn.exact=\"gidNumber=330+uidNumber=330,cn=peercred,cn=external,cn=auth\" read by * none break","{1}to * by users read by * none"],
+			  "monitor":{"objectClass":["olcDatabaseConfig","olcMonitorConfig"],"olcDatabase":"{2}monitor","olcAccess":["{0}to dn.subtree=\"cn=Monitor\" by dn.exact=\"gidNumber=330+uidNumber=330,cn=peercred,cn=external,cn=auth\" read by * none break"]},
+			  "user":330,"gid":330}`},
+		{"mail: groups for the journal, showq and Dovecot's stats socket",
+			host("mail", `{ postfix = c.systemd.services.postfix-exporter.serviceConfig.SupplementaryGroups; dovecot = c.systemd.services.dovecot-exporter.serviceConfig.SupplementaryGroups; listener = builtins.substring 0 98 c.services.dovecot2.extraConfig; }`),
+			`{"postfix":"systemd-journal postdrop","dovecot":"dovecot-exporter","listener":"service stats {\n  unix_listener stats-reader {\n    group = dovecot-exporter\n    mode = 0660\n  }\n}\n"}`},
+		{"mail: vmagent jobs and remote-write secret",
+			host("mail", `{ jobs = map (j: j.job_name) c.services.vmagent.prometheusConfig.scrape_configs; hosts = map (j: (builtins.head j.static_configs).labels.host) c.services.vmagent.prometheusConfig.scrape_configs; env = c.systemd.services.vmagent.serviceConfig.EnvironmentFile; args = c.services.vmagent.extraArgs; url = c.services.vmagent.remoteWrite.url; }`),
+			`{"jobs":["node","openldap","postfix","dovecot"],"hosts":["mail","mail","mail","mail"],"env":"/run/secrets/vmagent.env","args":["-envflag.enable"],"url":"https://victoria-server.cloonar.com/api/v1/write"}`},
+		{"fw: WireGuard with CAP_NET_ADMIN and names, runner exporter, Gitea job with the token credential",
+			host("fw", `{ wg = exec "wireguard-exporter"; caps = c.systemd.services.wireguard-exporter.serviceConfig.AmbientCapabilities; runners = exec "gitea-runner-exporter"; runnerCred = c.systemd.services.gitea-runner-exporter.serviceConfig.LoadCredential; vmagentCred = c.systemd.services.vmagent.serviceConfig.LoadCredential; jobs = map (j: j.job_name) c.services.vmagent.prometheusConfig.scrape_configs; gitea = builtins.elemAt c.services.vmagent.prometheusConfig.scrape_configs 3; node = c.services.prometheus.exporters.node.extraFlags; }`),
+			`{"wg":"` + store + `wireguard_exporter/bin/wireguard_exporter --web.listen-address=127.0.0.1:9586 --wireguard.interface=wg0 --wireguard.peer-names-file=` + store + `wireguard-peer-names.json --wireguard.timeout=5s",
+			  "caps":"CAP_NET_ADMIN",
+			  "runners":"` + store + `gitea_runner_exporter/bin/gitea_runner_exporter --web.listen-address=127.0.0.1:10101 --gitea.url=http://localhost:3001/ --gitea.token-file=%d/gitea-token --gitea.timeout=10s --runner.expect=git-runner-1 --runner.expect=git-runner-2",
+			  "runnerCred":["gitea-token:/run/secrets/gitea-runner-exporter-token"],
+			  "vmagentCred":["gitea-metrics-token:/run/secrets/gitea-metrics-token"],
+			  "jobs":["node","wireguard","gitea_runners","gitea"],
+			  "gitea":{"job_name":"gitea","bearer_token_file":"/run/credentials/vmagent.service/gitea-metrics-token","static_configs":[{"targets":["localhost:3001"],"labels":{"host":"fw"}}]},
+			  "node":["--collector.systemd.unit-include=microvm@git-runner-.*\\.service"]}`},
+		{"fw: the Gitea container enables metrics with the token",
+			host("fw", `let g = (import (root + "/nix/tests/eval-host.nix") { modules = [ c.containers.gitea.config ]; }).config; in { gitea = g.services.gitea; vmagent = g.services.vmagent.scrapeJobs or []; }`),
+			`{"gitea":{"enable":true,"metricsTokenFile":"/run/secrets/gitea-metrics-token","settings":{"metrics":{"ENABLED":true},"server":{"HTTP_PORT":3001,"ROOT_URL":"http://localhost:3001/"}}},"vmagent":[]}`},
+		{"mail with its jobs from the inventory instead: scrape_config_files only",
+			`let h = import (root + "/nix/tests/eval-host.nix") { modules = [ (root + "/nix/examples/mail.nix") { services.downwatch = { inventory = import (root + "/nix/examples/inventory.nix"); vmagent.enable = true; }; } ]; }; in
+			 { inherit (h) failed; cfg = h.config.services.vmagent.prometheusConfig; }`,
+			`{"failed":[],"cfg":{"scrape_configs":[],"scrape_config_files":["` + store + `vmagent-mail-scrape-configs.json"]}}`},
+		{"a host missing from the inventory fails an assertion",
+			`(import (root + "/nix/tests/eval-host.nix") { modules = [ (root + "/nix/examples/mail.nix") { networking.hostName = stub.lib.mkForce "mx2"; services.downwatch = { inventory = import (root + "/nix/examples/inventory.nix"); vmagent.enable = true; }; } ]; }).failed`,
+			`["services.downwatch.vmagent: host mx2 is not in the inventory"]`},
+		{"web-arm: Grafana rules from scrapegen, datasource UID of the inventory, node job",
+			host("web-arm", `{ alerting = c.services.grafana.provision.alerting; uid = (builtins.head c.services.grafana.provision.datasources.settings.datasources).uid; inv = c.services.downwatch.inventory.grafana.datasource_uid; jobs = map (j: j.job_name) c.services.vmagent.prometheusConfig.scrape_configs; }`),
+			`{"alerting":{"rules":{"path":"` + store + `downwatch-monitoring/grafana/alert-rules.yaml"}},"uid":"victoriametrics","inv":"victoriametrics","jobs":["node"]}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			jsonEqual(t, tt.name, n.eval(t, tt.expr), tt.want)
+		})
+	}
+
+	vmagent := proc.RequireBinary(t, "vmagent")
+	for _, h := range []string{"fw", "mail", "web-arm"} {
+		t.Run(h+"/vmagent", func(t *testing.T) {
+			cfg := n.eval(t, host(h, `c.services.vmagent.prometheusConfig`))
+			// The token is a credential only vmagent's unit has; give the dry
+			// run a file to read instead.
+			tok := filepath.Join(t.TempDir(), "token")
+			must(t, os.WriteFile(tok, []byte("t"), 0o600))
+			cfg = bytes.ReplaceAll(cfg, []byte("/run/credentials/vmagent.service/gitea-metrics-token"), []byte(tok))
+			f := filepath.Join(t.TempDir(), "vmagent.json")
+			must(t, os.WriteFile(f, cfg, 0o644))
+			vmagentDryRun(t, vmagent, f)
+		})
+	}
+}
+
 func TestOverlay(t *testing.T) {
 	n := newNix(t)
 	// The overlay with callPackage and buildGoModule replaced by functions

@@ -8,7 +8,7 @@
 # compute (flags, units, scrape jobs) for given option values; the
 # NixOS VM test in ./mail-vm.nix checks them against real nixpkgs.
 let
-  inherit (builtins) isAttrs isList isFunction attrNames mapAttrs foldl' filter concatMap listToAttrs head tail length stringLength substring;
+  inherit (builtins) isAttrs isList isFunction attrNames mapAttrs foldl' filter concatMap listToAttrs head tail length stringLength substring elem;
 
   option = attrs: attrs // { _type = "option"; };
   typeName = name: { _type = "type"; inherit name; };
@@ -20,8 +20,12 @@ let
     mkEnableOption = what: option { default = false; type = types.bool; description = "Whether to enable ${what}."; };
     mkIf = condition: content: { _type = "if"; inherit condition content; };
     mkMerge = contents: { _type = "merge"; inherit contents; };
-    mkDefault = v: v;
-    mkBefore = v: v;
+    mkOverride = priority: content: { _type = "override"; inherit priority content; };
+    mkDefault = mkOverride 1000;
+    mkForce = mkOverride 50;
+    mkOrder = priority: content: { _type = "order"; inherit priority content; };
+    mkBefore = mkOrder 500;
+    mkAfter = mkOrder 1500;
     literalExpression = s: { _type = "literalExpression"; text = s; };
     types = {
       str = typeName "str";
@@ -46,6 +50,7 @@ let
     optionalString = c: s: if c then s else "";
     nameValuePair = name: value: { inherit name value; };
     inherit listToAttrs;
+    genAttrs = names: f: listToAttrs (map (n: { name = n; value = f n; }) names);
   };
 
   isOption = v: isAttrs v && (v._type or null) == "option";
@@ -73,6 +78,7 @@ let
 
   resolve' = v:
     if isAttrs v && (v._type or null) == "if" then (if v.condition then resolve' v.content else skip)
+    else if isAttrs v && elem (v._type or null) [ "override" "order" ] then resolve' v.content
     else if isAttrs v && (v._type or null) == "merge" then
       foldl' (acc: x: let r = resolve' x; in if isSkip r then acc else if isSkip acc then r else merge2 acc r) skip v.contents
     else if isAttrs v && !(v ? outPath) && v != { } then
@@ -91,6 +97,7 @@ let
     formats.json = { }: { type = typeName "json"; };
     runCommand = name: env: script: "/nix/store/00000000000000000000000000000000-${name}";
     jq = "/nix/store/00000000000000000000000000000000-jq";
+    openldap = "/nix/store/00000000000000000000000000000000-openldap";
   } // listToAttrs (map (m: { name = m; value = "/nix/store/00000000000000000000000000000000-${m}"; })
     (import ../lib.nix).goModules);
 
@@ -104,6 +111,21 @@ let
       dovecot2.enable = true;
       gitea = { enable = false; settings.server = { ROOT_URL = "http://localhost:3001/"; HTTP_PORT = 3001; }; };
       prometheus.exporters.node = { listenAddress = "0.0.0.0"; port = 9100; };
+    };
+    systemd.package = "/nix/store/00000000000000000000000000000000-systemd";
+  };
+
+  # What nixpkgs would default, for whole hosts (tests/eval-host.nix):
+  # nothing enabled.
+  nixosDefaults = {
+    networking.hostName = "nixos";
+    services = {
+      vmagent.enable = false;
+      openldap.enable = false;
+      postfix = { enable = false; setgidGroup = "postdrop"; config.queue_directory = "/var/lib/postfix/queue"; };
+      dovecot2.enable = false;
+      gitea = { enable = false; settings.server = { ROOT_URL = "http://localhost:3000/"; HTTP_PORT = 3000; }; };
+      prometheus.exporters.node = { enable = false; listenAddress = "0.0.0.0"; port = 9100; };
     };
     systemd.package = "/nix/store/00000000000000000000000000000000-systemd";
   };
@@ -122,5 +144,5 @@ let
     { inherit cfg; config = resolve m.config; };
 in
 {
-  inherit lib pkgs baseConfig evalModule resolve defaults;
+  inherit lib pkgs baseConfig nixosDefaults evalModule resolve defaults;
 }
