@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -173,6 +174,9 @@ func StopRecorded(dir string, logf func(string, ...any)) error {
 		}
 	}
 	var errs []error
+	// The file lists the monitoring last; stopping it first keeps the
+	// services' shutdown from raising alerts.
+	slices.Reverse(procs)
 	for _, e := range procs {
 		if !alive(e.pid, e.comm) {
 			continue

@@ -59,7 +59,11 @@ func main() {
 		fatal(err)
 	}
 
-	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// A closed terminal or a pager that quit must not kill the demo before
+	// it has stopped its daemons: SIGHUP stops it like Ctrl-C, and writes
+	// to a closed pipe fail instead of raising SIGPIPE.
+	signal.Ignore(syscall.SIGPIPE)
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer cancel()
 	if *once > 0 {
 		var c2 context.CancelFunc
