@@ -355,6 +355,17 @@ func TestExamples(t *testing.T) {
 		{"fw: the Gitea container enables metrics with the token",
 			host("fw", `let g = (import (root + "/nix/tests/eval-host.nix") { modules = [ c.containers.gitea.config ]; }).config; in { gitea = g.services.gitea; vmagent = g.services.vmagent.scrapeJobs or []; }`),
 			`{"gitea":{"enable":true,"metricsTokenFile":"/run/secrets/gitea-metrics-token","settings":{"metrics":{"ENABLED":true},"server":{"HTTP_PORT":3001,"ROOT_URL":"http://localhost:3001/"}}},"vmagent":[]}`},
+		{"the VM test's machine: five exporters, local remote write",
+			`let
+			   t = import (root + "/nix/tests/mail-vm.nix") { pkgs = { testers.runNixOSTest = a: a; }; };
+			   h = import (root + "/nix/tests/eval-host.nix") { modules = [ t.nodes.mail ]; };
+			   c = h.config;
+			 in { inherit (h) failed; units = builtins.filter (u: builtins.match ".*-exporter" u != null) (builtins.attrNames c.systemd.services);
+			      url = c.services.vmagent.remoteWrite.url; env = c.services.vmagent.remoteWriteEnvironmentFile;
+			      jobs = map (j: j.job_name) c.services.vmagent.prometheusConfig.scrape_configs; }`,
+			`{"failed":[],"units":["dovecot-exporter","gitea-runner-exporter","openldap-exporter","postfix-exporter","wireguard-exporter"],
+			  "url":"http://127.0.0.1:8428/api/v1/write","env":null,
+			  "jobs":["node","openldap","postfix","dovecot","wireguard","gitea_runners"]}`},
 		{"mail with its jobs from the inventory instead: scrape_config_files only",
 			`let h = import (root + "/nix/tests/eval-host.nix") { modules = [ (root + "/nix/examples/mail.nix") { services.downwatch = { inventory = import (root + "/nix/examples/inventory.nix"); vmagent.enable = true; }; } ]; }; in
 			 { inherit (h) failed; cfg = h.config.services.vmagent.prometheusConfig; }`,
