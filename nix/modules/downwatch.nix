@@ -109,6 +109,8 @@ in
       }];
     }
     (lib.mkIf cfg.grafanaAlerting.enable {
+      # nixpkgs links the provisioning directory only with provision.enable.
+      services.grafana.provision.enable = true;
       services.grafana.provision.alerting = {
         rules.path = "${cfg.generated}/grafana/alert-rules.yaml";
         contactPoints.path = lib.mkIf cfg.grafanaAlerting.contactPoints "${cfg.generated}/grafana/contact-points.yaml";
