@@ -11,12 +11,11 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/common/expfmt"
 
-	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/flate"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
@@ -24,6 +23,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/downwatch/downwatch/wireguard_exporter/collector"
+	"github.com/downwatch/downwatch/wireguard_exporter/internal/pgzip"
 )
 
 // scrapeFunc reads WireGuard once, bounded by ctx.
@@ -38,7 +38,10 @@ type scrapeFunc func(ctx context.Context) *collector.Snapshot
 // through a registry: at thousands of peers the registry path was the
 // bulk of the scrape time and memory (see README, Performance). The answer
 // is always the text format, which every Prometheus-compatible scraper
-// reads; gzip at BestSpeed when the scraper accepts it.
+// reads; gzip when the scraper accepts it, at BestSpeed and on every core
+// (package pgzip): at 10,000 peers compressing about 8 MB of text was the
+// largest part of the exporter's own time; the default level cost more than
+// everything else together for an answer only about 10% smaller.
 func newMetricsHandler(b *bootstrap.Bootstrap, timeout time.Duration, scrape scrapeFunc) http.Handler {
 	self := prometheus.NewRegistry()
 	self.MustRegister(versioncollector.NewCollector(name))
@@ -67,13 +70,11 @@ func newMetricsHandler(b *bootstrap.Bootstrap, timeout time.Duration, scrape scr
 		if gzipAccepted(r) {
 			w.Header().Set("Content-Encoding", "gzip")
 			w.Header().Set("Vary", "Accept-Encoding")
-			gz := gzipPool.Get().(*gzip.Writer)
-			gz.Reset(w)
+			gz := pgzip.NewWriter(w, flate.BestSpeed)
 			defer func() {
 				if err := gz.Close(); err != nil {
 					logger.Debug("Error sending metrics", "err", err)
 				}
-				gzipPool.Put(gz)
 			}()
 			out = gz
 		}
@@ -93,15 +94,6 @@ func newMetricsHandler(b *bootstrap.Bootstrap, timeout time.Duration, scrape scr
 }
 
 var textFormat = expfmt.NewFormat(expfmt.TypeTextPlain)
-
-var gzipPool = sync.Pool{New: func() any {
-	// klauspost/compress at BestSpeed: at 10,000 peers (about 8 MB of text)
-	// the standard library's gzip was the largest single cost of a scrape,
-	// and its default level cost more than everything else together for an
-	// answer only about 10% smaller. See README, Performance.
-	gz, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed)
-	return gz
-}}
 
 // gzipAccepted reports whether the request accepts gzip, as Prometheus
 // does by default.

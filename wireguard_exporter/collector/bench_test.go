@@ -4,9 +4,9 @@
 package collector
 
 import (
-	"compress/gzip"
 	"context"
 	"encoding/binary"
+	"github.com/klauspost/compress/gzip"
 	"io"
 	"math/rand/v2"
 	"net"

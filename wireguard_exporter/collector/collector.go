@@ -20,6 +20,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
@@ -238,109 +239,141 @@ func (c *Collector) devices(ctx context.Context) ([]*wgtypes.Device, error) {
 }
 
 // Snapshot is the result of one read, ready to be collected or written.
+//
+// It keeps the devices as wgtypes gave them and formats label values only
+// while writing: at 10,000 peers, building a string per key, endpoint and
+// range first doubled the memory a scrape held at its peak.
 type Snapshot struct {
 	up      bool
 	compat  Compat
-	devices []deviceRow
-	peers   []peerRow
-}
-
-type deviceRow struct {
-	name, publicKey, listenPort string
-	present                     bool
-	peers                       int
-}
-
-type peerRow struct {
-	device, publicKey, name, endpoint string
-	allowed                           []string
-	allowedJoined                     string
-	rx, tx                            int64
-	handshake                         int64
+	devices []*wgtypes.Device
+	names   map[string]string // device name -> UTF-8-safe label value, when it differs
+	missing []string
+	peerNm  map[wgtypes.Key]string
 }
 
 // Up reports whether the devices could be read.
 func (s *Snapshot) Up() bool { return s.up }
 
-// build flattens the devices once, so that each family is a plain loop and
-// each key is encoded once, not once per family. Private and preshared keys
-// are never read here, so they cannot reach the output.
+// build keeps the wanted devices once each (a kernel wg0 next to a
+// userspace wg0 would otherwise be a duplicate series) and notes the
+// missing ones. Private and preshared keys are never read by the writers,
+// so they cannot reach the output.
 func (s *Snapshot) build(devs []*wgtypes.Device, nm map[wgtypes.Key]string, only []string) {
-	// seen also drops a second device of the same name (a kernel wg0 next
-	// to a userspace wg0), which would otherwise be a duplicate series.
+	s.peerNm = nm
 	seen := make(map[string]bool, len(devs))
-	wanted := func(d *wgtypes.Device) bool {
-		return d != nil && (len(only) == 0 || slices.Contains(only, d.Name))
-	}
-	n := 0
 	for _, d := range devs {
-		if wanted(d) {
-			n += len(d.Peers)
-		}
-	}
-	s.peers = make([]peerRow, 0, n)
-	for _, d := range devs {
-		if !wanted(d) || seen[d.Name] {
+		if d == nil || seen[d.Name] || (len(only) > 0 && !slices.Contains(only, d.Name)) {
 			continue
 		}
 		seen[d.Name] = true
-		// Interface names are bytes to the kernel; label values must be UTF-8.
-		dn := strings.ToValidUTF8(d.Name, "\uFFFD")
-		s.devices = append(s.devices, deviceRow{
-			name:       dn,
-			publicKey:  keyString(&d.PublicKey),
-			listenPort: strconv.Itoa(d.ListenPort),
-			present:    true,
-			peers:      len(d.Peers),
-		})
-		for i := range d.Peers {
-			p := &d.Peers[i]
-			r := peerRow{
-				device:    dn,
-				publicKey: keyString(&p.PublicKey),
-				name:      strings.ToValidUTF8(nm[p.PublicKey], "\uFFFD"),
-				rx:        p.ReceiveBytes,
-				tx:        p.TransmitBytes,
-			}
-			if p.Endpoint != nil {
-				r.endpoint = udpAddrString(p.Endpoint)
-			}
-			if !p.LastHandshakeTime.IsZero() {
-				r.handshake = max(p.LastHandshakeTime.Unix(), 0)
-			}
-			if len(p.AllowedIPs) > 0 {
-				r.allowed = make([]string, len(p.AllowedIPs))
-				for j := range p.AllowedIPs {
-					r.allowed[j] = ipNetString(&p.AllowedIPs[j])
-				}
-				if s.compat == CompatMindflavor {
-					r.allowedJoined = strings.Join(r.allowed, ",")
-				}
-			}
-			s.peers = append(s.peers, r)
-		}
+		s.devices = append(s.devices, d)
 	}
 	for _, name := range only {
 		if !seen[name] {
-			s.devices = append(s.devices, deviceRow{name: name})
+			s.missing = append(s.missing, name)
 		}
 	}
 }
 
-// keyString is Key.String with one allocation instead of two.
-func keyString(k *wgtypes.Key) string {
-	var b [44]byte
-	base64.StdEncoding.Encode(b[:], k[:])
-	return string(b[:])
+// validUTF8 makes a label value valid: interface names are bytes to the
+// kernel and names come from files, but label values must be UTF-8.
+func validUTF8(v string) string {
+	if utf8.ValidString(v) {
+		return v
+	}
+	return strings.ToValidUTF8(v, "\uFFFD")
 }
 
-// udpAddrString is net.UDPAddr.String in one allocation.
-func udpAddrString(a *net.UDPAddr) string {
-	var buf [64]byte
-	b := buf[:0]
+// Collect implements prometheus.Collector, so a Snapshot can be registered
+// like any collector.
+func (s *Snapshot) Collect(ch chan<- prometheus.Metric) {
+	s.emit(&constSink{ch: ch})
+}
+
+// Describe implements prometheus.Collector.
+func (s *Snapshot) Describe(ch chan<- *prometheus.Desc) {
+	for _, f := range families(s.compat) {
+		ch <- f.desc
+	}
+}
+
+// lval is one label value, in the form the data has; sinks format it.
+type lval struct {
+	s    string
+	key  *wgtypes.Key
+	addr *net.UDPAddr // endpoint; nil is ""
+	nets []net.IPNet  // CIDRs, comma-joined
+	port int          // used when isPort
+	kind byte         // 's', 'k', 'a', 'n', 'p'
+}
+
+// labelValues are the values of one sample, in the family's label order.
+type labelValues struct {
+	n int
+	v [4]lval
+}
+
+func (l *labelValues) reset() { l.n = 0 }
+func (l *labelValues) str(s string) *labelValues {
+	l.v[l.n] = lval{kind: 's', s: s}
+	l.n++
+	return l
+}
+func (l *labelValues) key(k *wgtypes.Key) *labelValues {
+	l.v[l.n] = lval{kind: 'k', key: k}
+	l.n++
+	return l
+}
+func (l *labelValues) addr(a *net.UDPAddr) *labelValues {
+	l.v[l.n] = lval{kind: 'a', addr: a}
+	l.n++
+	return l
+}
+func (l *labelValues) nets(n []net.IPNet) *labelValues {
+	l.v[l.n] = lval{kind: 'n', nets: n}
+	l.n++
+	return l
+}
+func (l *labelValues) port(p int) *labelValues {
+	l.v[l.n] = lval{kind: 'p', port: p}
+	l.n++
+	return l
+}
+
+// appendLval formats a value as text (unescaped). Both sinks use it, so
+// they cannot disagree on formats.
+func appendLval(b []byte, v *lval) []byte {
+	switch v.kind {
+	case 's':
+		return append(b, v.s...)
+	case 'k':
+		return base64.StdEncoding.AppendEncode(b, v.key[:])
+	case 'a':
+		if v.addr == nil {
+			return b
+		}
+		return appendUDPAddr(b, v.addr)
+	case 'n':
+		for i := range v.nets {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendIPNet(b, &v.nets[i])
+		}
+		return b
+	case 'p':
+		return strconv.AppendInt(b, int64(v.port), 10)
+	}
+	return b
+}
+
+// appendUDPAddr is net.UDPAddr.String without allocating: "ip:port", or
+// "[ipv6%zone]:port".
+func appendUDPAddr(b []byte, a *net.UDPAddr) []byte {
 	ip, ok := netip.AddrFromSlice(a.IP)
 	if !ok {
-		return net.JoinHostPort(a.IP.String(), strconv.Itoa(a.Port))
+		return append(b, a.String()...)
 	}
 	ip = ip.Unmap()
 	if ip.Is6() {
@@ -355,65 +388,50 @@ func udpAddrString(a *net.UDPAddr) string {
 		b = ip.AppendTo(b)
 	}
 	b = append(b, ':')
-	b = strconv.AppendInt(b, int64(a.Port), 10)
-	return string(b)
+	return strconv.AppendInt(b, int64(a.Port), 10)
 }
 
-// ipNetString prints a CIDR the way wg(8) does (IPv4 ranges in dotted form
-// even when stored in 16 bytes), in one allocation.
-func ipNetString(n *net.IPNet) string {
+// appendIPNet prints a CIDR the way wg(8) does: IPv4 ranges in dotted form
+// even when stored in 16 bytes.
+func appendIPNet(b []byte, n *net.IPNet) []byte {
 	ones, _ := n.Mask.Size()
 	ip, ok := netip.AddrFromSlice(n.IP)
 	if !ok {
-		return n.String()
+		return append(b, n.String()...)
 	}
 	if len(n.Mask) == net.IPv4len {
 		ip = ip.Unmap()
 	}
-	var buf [64]byte
-	b := ip.AppendTo(buf[:0])
+	b = ip.AppendTo(b)
 	b = append(b, '/')
-	b = strconv.AppendInt(b, int64(ones), 10)
-	return string(b)
+	return strconv.AppendInt(b, int64(ones), 10)
 }
 
-// Collect implements prometheus.Collector, so a Snapshot can be registered
-// like any collector.
-func (s *Snapshot) Collect(ch chan<- prometheus.Metric) {
-	s.emit(constSink{ch})
-}
-
-// Describe implements prometheus.Collector.
-func (s *Snapshot) Describe(ch chan<- *prometheus.Desc) {
-	for _, f := range families(s.compat) {
-		ch <- f.desc
-	}
-}
-
-// sink receives the samples of one scrape, family by family.
+// sink receives the samples of one scrape, family by family. The label
+// values are only valid during the call.
 type sink interface {
 	begin(f *family)
-	sample(f *family, v float64, lv labelValues)
+	sample(f *family, v float64, lv *labelValues)
 }
 
-// labelValues is passed by value: a variadic []string through the sink
-// interface would be one heap allocation per sample.
-type labelValues struct {
-	n int
-	v [4]string
+// constSink is the prometheus.Collector path.
+type constSink struct {
+	ch  chan<- prometheus.Metric
+	buf []byte
 }
 
-func lv(v ...string) labelValues {
-	var l labelValues
-	l.n = copy(l.v[:], v)
-	return l
-}
-
-type constSink struct{ ch chan<- prometheus.Metric }
-
-func (constSink) begin(*family) {}
-func (c constSink) sample(f *family, v float64, l labelValues) {
-	c.ch <- prometheus.MustNewConstMetric(f.desc, f.typ, v, l.v[:l.n]...)
+func (*constSink) begin(*family) {}
+func (c *constSink) sample(f *family, v float64, l *labelValues) {
+	vals := make([]string, l.n)
+	for i := range l.n {
+		if l.v[i].kind == 's' {
+			vals[i] = l.v[i].s
+			continue
+		}
+		c.buf = appendLval(c.buf[:0], &l.v[i])
+		vals[i] = string(c.buf)
+	}
+	c.ch <- prometheus.MustNewConstMetric(f.desc, f.typ, v, vals...)
 }
 
 func boolFloat(b bool) float64 {
@@ -425,79 +443,99 @@ func boolFloat(b bool) float64 {
 
 // emit sends every sample to k, grouped by family as the text format needs.
 func (s *Snapshot) emit(k sink) {
+	var l labelValues
+	l.reset()
 	k.begin(upFamily)
-	k.sample(upFamily, boolFloat(s.up), labelValues{})
-	if !s.up {
+	k.sample(upFamily, boolFloat(s.up), &l)
+	if !s.up || len(s.devices)+len(s.missing) == 0 {
 		return
+	}
+	// Device names, made valid UTF-8 once.
+	dn := make([]string, len(s.devices))
+	for i, d := range s.devices {
+		dn[i] = validUTF8(d.Name)
+	}
+	k.begin(devicePresentFamily)
+	for i := range s.devices {
+		l.reset()
+		k.sample(devicePresentFamily, 1, l.str(dn[i]))
+	}
+	for _, m := range s.missing {
+		l.reset()
+		k.sample(devicePresentFamily, 0, l.str(validUTF8(m)))
 	}
 	if len(s.devices) == 0 {
 		return
 	}
-	k.begin(devicePresentFamily)
-	for i := range s.devices {
-		d := &s.devices[i]
-		k.sample(devicePresentFamily, boolFloat(d.present), lv(d.name))
-	}
 	k.begin(deviceInfoFamily)
-	for i := range s.devices {
-		if d := &s.devices[i]; d.present {
-			k.sample(deviceInfoFamily, 1, lv(d.name, d.publicKey, d.listenPort))
-		}
+	for i, d := range s.devices {
+		l.reset()
+		k.sample(deviceInfoFamily, 1, l.str(dn[i]).key(&d.PublicKey).port(d.ListenPort))
 	}
 	k.begin(devicePeersFamily)
-	for i := range s.devices {
-		if d := &s.devices[i]; d.present {
-			k.sample(devicePeersFamily, float64(d.peers), lv(d.name))
-		}
+	for i, d := range s.devices {
+		l.reset()
+		k.sample(devicePeersFamily, float64(len(d.Peers)), l.str(dn[i]))
 	}
-	if len(s.peers) == 0 {
+	peers := 0
+	for _, d := range s.devices {
+		peers += len(d.Peers)
+	}
+	if peers == 0 {
 		return
 	}
-	k.begin(peerInfoFamily)
-	for i := range s.peers {
-		p := &s.peers[i]
-		k.sample(peerInfoFamily, 1, lv(p.device, p.publicKey, p.name, p.endpoint))
-	}
-	k.begin(peerAllowedIPsFamily)
-	for i := range s.peers {
-		p := &s.peers[i]
-		for _, a := range p.allowed {
-			k.sample(peerAllowedIPsFamily, 1, lv(p.device, p.publicKey, a))
+	// eachPeer runs fn for every peer, with the device's label value.
+	eachPeer := func(fn func(dev string, p *wgtypes.Peer)) {
+		for i, d := range s.devices {
+			for j := range d.Peers {
+				fn(dn[i], &d.Peers[j])
+			}
 		}
 	}
-	k.begin(peerRxFamily)
-	for i := range s.peers {
-		p := &s.peers[i]
-		k.sample(peerRxFamily, float64(p.rx), lv(p.device, p.publicKey))
+	name := func(p *wgtypes.Peer) string { return validUTF8(s.peerNm[p.PublicKey]) }
+	k.begin(peerInfoFamily)
+	eachPeer(func(dev string, p *wgtypes.Peer) {
+		l.reset()
+		k.sample(peerInfoFamily, 1, l.str(dev).key(&p.PublicKey).str(name(p)).addr(p.Endpoint))
+	})
+	k.begin(peerAllowedIPsFamily)
+	eachPeer(func(dev string, p *wgtypes.Peer) {
+		for i := range p.AllowedIPs {
+			l.reset()
+			k.sample(peerAllowedIPsFamily, 1, l.str(dev).key(&p.PublicKey).nets(p.AllowedIPs[i:i+1]))
+		}
+	})
+	counter := func(f *family, val func(p *wgtypes.Peer) float64) {
+		k.begin(f)
+		eachPeer(func(dev string, p *wgtypes.Peer) {
+			l.reset()
+			k.sample(f, val(p), l.str(dev).key(&p.PublicKey))
+		})
 	}
-	k.begin(peerTxFamily)
-	for i := range s.peers {
-		p := &s.peers[i]
-		k.sample(peerTxFamily, float64(p.tx), lv(p.device, p.publicKey))
-	}
-	k.begin(peerHandshakeFamily)
-	for i := range s.peers {
-		p := &s.peers[i]
-		k.sample(peerHandshakeFamily, float64(p.handshake), lv(p.device, p.publicKey))
-	}
+	counter(peerRxFamily, func(p *wgtypes.Peer) float64 { return float64(p.ReceiveBytes) })
+	counter(peerTxFamily, func(p *wgtypes.Peer) float64 { return float64(p.TransmitBytes) })
+	counter(peerHandshakeFamily, handshake)
 	if s.compat != CompatMindflavor {
 		return
 	}
-	k.begin(mfSent)
-	for i := range s.peers {
-		p := &s.peers[i]
-		k.sample(mfSent, float64(p.tx), lv(p.device, p.publicKey, p.allowedJoined, p.name))
+	mf := func(f *family, val func(p *wgtypes.Peer) float64) {
+		k.begin(f)
+		eachPeer(func(dev string, p *wgtypes.Peer) {
+			l.reset()
+			k.sample(f, val(p), l.str(dev).key(&p.PublicKey).nets(p.AllowedIPs).str(name(p)))
+		})
 	}
-	k.begin(mfReceived)
-	for i := range s.peers {
-		p := &s.peers[i]
-		k.sample(mfReceived, float64(p.rx), lv(p.device, p.publicKey, p.allowedJoined, p.name))
+	mf(mfSent, func(p *wgtypes.Peer) float64 { return float64(p.TransmitBytes) })
+	mf(mfReceived, func(p *wgtypes.Peer) float64 { return float64(p.ReceiveBytes) })
+	mf(mfHandshake, handshake)
+}
+
+// handshake is the Unix time of the last handshake, 0 if none.
+func handshake(p *wgtypes.Peer) float64 {
+	if p.LastHandshakeTime.IsZero() {
+		return 0
 	}
-	k.begin(mfHandshake)
-	for i := range s.peers {
-		p := &s.peers[i]
-		k.sample(mfHandshake, float64(p.handshake), lv(p.device, p.publicKey, p.allowedJoined, p.name))
-	}
+	return float64(max(p.LastHandshakeTime.Unix(), 0))
 }
 
 // pool recycles the text writer's buffers between scrapes.

@@ -209,7 +209,8 @@ wireguard_peer_last_handshake_seconds{device="wg0",public_key="AgICAgICAgICAgICA
 // must not panic the registry path, and quotes, backslashes and newlines
 // must be escaped identically on both paths.
 func TestOddLabelValues(t *testing.T) {
-	devs := []*wgtypes.Device{{Name: "wg\xff", Peers: []wgtypes.Peer{{PublicKey: key(1)}, {PublicKey: key(2)}}}}
+	devs := []*wgtypes.Device{{Name: "wg\xff", Peers: []wgtypes.Peer{{PublicKey: key(1)}, {PublicKey: key(2),
+		Endpoint: &net.UDPAddr{IP: net.ParseIP("fe80::1"), Port: 1, Zone: `e"th`}}}}}
 	nm := map[wgtypes.Key]string{key(1): "a\\b\nc\"d", key(2): "bad \xc3 utf8"}
 	c := newTest(devs, nil, Options{Names: func() map[wgtypes.Key]string { return nm }, Compat: CompatMindflavor})
 	var text bytes.Buffer
@@ -219,7 +220,7 @@ func TestOddLabelValues(t *testing.T) {
 	if err := testutil.CollectAndCompare(c, bytes.NewReader(text.Bytes())); err != nil {
 		t.Error(err)
 	}
-	if !strings.Contains(text.String(), `name="a\\b\nc\"d"`) {
+	if !strings.Contains(text.String(), `name="a\\b\nc\"d"`) || !strings.Contains(text.String(), `endpoint="[fe80::1%e\"th]:1"`) {
 		t.Errorf("escaping:\n%s", text.String())
 	}
 }

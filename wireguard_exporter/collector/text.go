@@ -35,6 +35,7 @@ func (s *Snapshot) WriteText(w io.Writer) error {
 type textSink struct {
 	w   io.Writer
 	buf []byte
+	tmp []byte
 	err error
 }
 
@@ -44,7 +45,7 @@ func (t *textSink) begin(f *family) {
 	t.buf = append(t.buf, f.header...)
 }
 
-func (t *textSink) sample(f *family, v float64, lv labelValues) {
+func (t *textSink) sample(f *family, v float64, lv *labelValues) {
 	b := append(t.buf, f.name...)
 	if lv.n > 0 {
 		b = append(b, '{')
@@ -54,7 +55,16 @@ func (t *textSink) sample(f *family, v float64, lv labelValues) {
 			}
 			b = append(b, f.labels[j]...)
 			b = append(b, '=', '"')
-			b = appendLabelValue(b, lv.v[j])
+			if x := &lv.v[j]; x.kind == 's' {
+				b = appendLabelValue(b, x.s)
+			} else if x.kind == 'a' && x.addr != nil && x.addr.Zone != "" {
+				// A zone is an interface name: free text, so escape it.
+				t.tmp = appendLval(t.tmp[:0], x)
+				b = appendLabelValue(b, string(t.tmp))
+			} else {
+				// Keys, addresses, ranges and ports never need escaping.
+				b = appendLval(b, x)
+			}
 			b = append(b, '"')
 		}
 		b = append(b, '}')

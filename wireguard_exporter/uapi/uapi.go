@@ -28,6 +28,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
@@ -51,10 +52,13 @@ func Get(socket string, deadline time.Time) (*wgtypes.Device, error) {
 	if _, err := io.WriteString(c, "get=1\n\n"); err != nil {
 		return nil, err
 	}
-	dev, err := Parse(c)
+	hint, _ := peerHint.Load(socket)
+	n, _ := hint.(int)
+	dev, err := parse(c, n)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", socket, err)
 	}
+	peerHint.Store(socket, len(dev.Peers))
 	dev.Name = strings.TrimSuffix(filepath.Base(socket), filepath.Ext(socket))
 	dev.Type = wgtypes.Userspace
 	return dev, nil
@@ -67,10 +71,21 @@ var ErrErrno = errors.New("uapi: device answered with an error")
 // zone, far below.
 const maxLine = 4096
 
+// peerHint remembers each socket's last peer count, so that the next read
+// allocates the peer slice once instead of growing it (at 10,000 peers the
+// growing alone allocated more than the peers themselves).
+var peerHint sync.Map
+
 // Parse reads one "get" reply up to its empty line (or EOF).
-func Parse(r io.Reader) (*wgtypes.Device, error) {
+func Parse(r io.Reader) (*wgtypes.Device, error) { return parse(r, 0) }
+
+func parse(r io.Reader, peers int) (*wgtypes.Device, error) {
 	br := bufio.NewReaderSize(r, 64*1024)
 	p := parser{d: &wgtypes.Device{}}
+	if peers > 0 {
+		// A little room, so a few new peers do not double the slice.
+		p.d.Peers = make([]wgtypes.Peer, 0, peers+peers/16+1)
+	}
 	lineNo := 0
 	for {
 		line, err := br.ReadSlice('\n')
@@ -99,6 +114,7 @@ func Parse(r io.Reader) (*wgtypes.Device, error) {
 			break
 		}
 	}
+	p.endPeer()
 	if !p.sawErrno {
 		// Every reply ends with errno=N; without it the reply was cut short.
 		return nil, fmt.Errorf("uapi: reply ends without errno: %w", io.ErrUnexpectedEOF)
@@ -117,8 +133,13 @@ type parser struct {
 	errno    int64
 	sawErrno bool
 	ipBuf    []byte // IP addresses are carved from shared blocks: one allocation per block, not per address
-	v4mask   [33]net.IPMask
-	v6mask   [129]net.IPMask
+	// allowed collects the current peer's ranges; endPeer copies them into
+	// a shared block, exactly sized, instead of growing a slice per peer.
+	allowed []net.IPNet
+	netBuf  []net.IPNet
+	addrBuf []net.UDPAddr // endpoints, also from shared blocks
+	v4mask  [33]net.IPMask
+	v6mask  [129]net.IPMask
 }
 
 func (p *parser) parse(k, v []byte) error {
@@ -128,6 +149,7 @@ func (p *parser) parse(k, v []byte) error {
 		p.errno, p.sawErrno = n, true
 		return err
 	case "public_key":
+		p.endPeer()
 		p.d.Peers = append(p.d.Peers, wgtypes.Peer{})
 		p.peer = &p.d.Peers[len(p.d.Peers)-1]
 		p.hsSec = 0
@@ -157,7 +179,12 @@ func (p *parser) parse(k, v []byte) error {
 		if err != nil {
 			return err
 		}
-		pe.Endpoint = &net.UDPAddr{IP: p.ip(ap.Addr()), Port: int(ap.Port()), Zone: ap.Addr().Zone()}
+		if len(p.addrBuf) == 0 {
+			p.addrBuf = make([]net.UDPAddr, 256)
+		}
+		pe.Endpoint = &p.addrBuf[0]
+		p.addrBuf = p.addrBuf[1:]
+		*pe.Endpoint = net.UDPAddr{IP: p.ip(ap.Addr()), Port: int(ap.Port()), Zone: ap.Addr().Zone()}
 	case "last_handshake_time_sec":
 		n, err := atoi(v)
 		p.hsSec = n
@@ -193,9 +220,24 @@ func (p *parser) parse(k, v []byte) error {
 			return err
 		}
 		pf = pf.Masked()
-		pe.AllowedIPs = append(pe.AllowedIPs, net.IPNet{IP: p.ip(pf.Addr()), Mask: p.mask(pf)})
+		p.allowed = append(p.allowed, net.IPNet{IP: p.ip(pf.Addr()), Mask: p.mask(pf)})
 	}
 	return nil
+}
+
+// endPeer gives the current peer its allowed IPs.
+func (p *parser) endPeer() {
+	if p.peer == nil || len(p.allowed) == 0 {
+		return
+	}
+	n := len(p.allowed)
+	if len(p.netBuf) < n {
+		p.netBuf = make([]net.IPNet, max(256, n))
+	}
+	p.peer.AllowedIPs = p.netBuf[:n:n]
+	copy(p.peer.AllowedIPs, p.allowed)
+	p.netBuf = p.netBuf[n:]
+	p.allowed = p.allowed[:0]
 }
 
 // ip returns the address as a 4- or 16-byte net.IP from a shared block.
