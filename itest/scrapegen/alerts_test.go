@@ -153,7 +153,7 @@ func TestGeneratedRulesFire(t *testing.T) {
 	out := generate(t, inv)
 
 	vm := victoria.Start(t, victoria.ServerOptions{})
-	sink := victoria.NewSinkT(t)
+	sink := victoria.StartSink(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Second)
 	defer cancel()
 
@@ -196,7 +196,7 @@ func TestGeneratedRulesFire(t *testing.T) {
 	if err := waitQuery(ctx, vm, "count(last_over_time(up[8s]))", 10); err != nil {
 		t.Fatal(err)
 	}
-	alerter := victoria.StartAlertT(t, victoria.AlertOptions{
+	alerter := victoria.StartAlert(t, victoria.AlertOptions{
 		Rules:              []string{filepath.Join(out, "vmalert", "rules.yml")},
 		DatasourceURL:      vm.URL,
 		NotifierURL:        sink.URL,

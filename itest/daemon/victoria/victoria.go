@@ -17,7 +17,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -132,7 +131,7 @@ func cleanup(tb testing.TB, d *daemon) {
 
 // ServerOptions configures victoria-metrics.
 type ServerOptions struct {
-	Dir       string   // working and data directory; StartServer needs it, Start uses t.TempDir()
+	Dir       string   // working and data directory; StartServerProcess needs it, Start uses t.TempDir()
 	ExtraArgs []string // more flags
 }
 
@@ -145,10 +144,10 @@ type Server struct {
 // WriteURL is the remote-write endpoint for vmagent.
 func (s *Server) WriteURL() string { return s.URL + "/api/v1/write" }
 
-// StartServer starts victoria-metrics without a test (for the demo). Its
+// StartServerProcess starts victoria-metrics without a test (for the demo). Its
 // flags make fresh samples visible to queries at once: no 30s latency
 // offset, no response cache.
-func StartServer(opts ServerOptions) (*Server, error) {
+func StartServerProcess(opts ServerOptions) (*Server, error) {
 	if opts.Dir == "" {
 		return nil, errors.New("victoria: ServerOptions.Dir is required")
 	}
@@ -174,7 +173,7 @@ func Start(tb testing.TB, opts ServerOptions) *Server {
 	if opts.Dir == "" {
 		opts.Dir = tb.TempDir()
 	}
-	s, err := StartServer(opts)
+	s, err := StartServerProcess(opts)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -264,7 +263,7 @@ func (s *Server) Query(ctx context.Context, expr string) ([]Sample, error) {
 
 // AgentOptions configures vmagent.
 type AgentOptions struct {
-	Dir            string // working and data directory; StartAgent needs it
+	Dir            string // working and data directory; StartAgentProcess needs it, StartAgent uses t.TempDir()
 	ScrapeConfig   string // -promscrape.config file
 	RemoteWriteURL string // where to send samples, e.g. Server.WriteURL()
 	ExtraArgs      []string
@@ -276,9 +275,9 @@ type Agent struct {
 	DataDir string
 }
 
-// StartAgent starts vmagent without a test. It parses its scrape config
+// StartAgentProcess starts vmagent without a test. It parses its scrape config
 // strictly, as in production.
-func StartAgent(opts AgentOptions) (*Agent, error) {
+func StartAgentProcess(opts AgentOptions) (*Agent, error) {
 	if opts.Dir == "" || opts.ScrapeConfig == "" || opts.RemoteWriteURL == "" {
 		return nil, errors.New("victoria: AgentOptions needs Dir, ScrapeConfig and RemoteWriteURL")
 	}
@@ -297,14 +296,14 @@ func StartAgent(opts AgentOptions) (*Agent, error) {
 	return &Agent{daemon: *d, DataDir: data}, nil
 }
 
-// StartAgentT starts vmagent for a test and stops it at its end.
-func StartAgentT(tb testing.TB, opts AgentOptions) *Agent {
+// StartAgent starts vmagent for a test and stops it at its end.
+func StartAgent(tb testing.TB, opts AgentOptions) *Agent {
 	tb.Helper()
 	proc.RequireBinary(tb, AgentBinary)
 	if opts.Dir == "" {
 		opts.Dir = tb.TempDir()
 	}
-	a, err := StartAgent(opts)
+	a, err := StartAgentProcess(opts)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -314,7 +313,7 @@ func StartAgentT(tb testing.TB, opts AgentOptions) *Agent {
 
 // AlertOptions configures vmalert.
 type AlertOptions struct {
-	Dir                string        // working directory; StartAlert needs it
+	Dir                string        // working directory; StartAlertProcess needs it, StartAlert uses t.TempDir()
 	Rules              []string      // rule files
 	DatasourceURL      string        // VictoriaMetrics, e.g. Server.URL
 	NotifierURL        string        // Alertmanager-compatible receiver, e.g. a Sink's URL
@@ -327,10 +326,10 @@ type Alerter struct {
 	daemon
 }
 
-// StartAlert starts vmalert without a test. Queries are not aligned to the
+// StartAlertProcess starts vmalert without a test. Queries are not aligned to the
 // evaluation interval and look back one interval, so that a short interval
 // sees fresh samples.
-func StartAlert(opts AlertOptions) (*Alerter, error) {
+func StartAlertProcess(opts AlertOptions) (*Alerter, error) {
 	if opts.Dir == "" || len(opts.Rules) == 0 || opts.DatasourceURL == "" || opts.NotifierURL == "" {
 		return nil, errors.New("victoria: AlertOptions needs Dir, Rules, DatasourceURL and NotifierURL")
 	}
@@ -354,14 +353,14 @@ func StartAlert(opts AlertOptions) (*Alerter, error) {
 	return &Alerter{daemon: *d}, nil
 }
 
-// StartAlertT starts vmalert for a test and stops it at its end.
-func StartAlertT(tb testing.TB, opts AlertOptions) *Alerter {
+// StartAlert starts vmalert for a test and stops it at its end.
+func StartAlert(tb testing.TB, opts AlertOptions) *Alerter {
 	tb.Helper()
 	proc.RequireBinary(tb, AlertBinary)
 	if opts.Dir == "" {
 		opts.Dir = tb.TempDir()
 	}
-	a, err := StartAlert(opts)
+	a, err := StartAlertProcess(opts)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -449,8 +448,8 @@ type Sink struct {
 	alerts []map[string]any
 }
 
-// NewSink listens on a free loopback port.
-func NewSink() (*Sink, error) {
+// StartSinkProcess listens on a free loopback port, without a test.
+func StartSinkProcess() (*Sink, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -471,10 +470,10 @@ func NewSink() (*Sink, error) {
 	return s, nil
 }
 
-// NewSinkT is NewSink closed at the end of the test.
-func NewSinkT(tb testing.TB) *Sink {
+// StartSink is StartSinkProcess closed at the end of the test.
+func StartSink(tb testing.TB) *Sink {
 	tb.Helper()
-	s, err := NewSink()
+	s, err := StartSinkProcess()
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -491,6 +490,3 @@ func (s *Sink) Received() []map[string]any {
 
 // Close stops the receiver.
 func (s *Sink) Close() { _ = s.srv.Close() }
-
-// TempDir makes a directory for a demo run; tests use t.TempDir instead.
-func TempDir(prefix string) (string, error) { return os.MkdirTemp("", prefix) }
