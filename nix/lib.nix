@@ -152,8 +152,12 @@ rec {
     flags = cfg:
       (if cfg.logSource == "journal"
        then [ "--postfix.journal" ] ++ listFlag "postfix.journal.unit" cfg.journalUnits
-       else [ (flag "postfix.logfile" cfg.logFile) ] ++ boolFlag "postfix.logfile.from-start" cfg.logFileFromStart)
-      ++ [ (flag "postfix.showq-path" cfg.showqPath) ];
+         ++ optFlag "postfix.journal.journalctl" cfg.journalctl
+       else [ (flag "postfix.logfile" cfg.logFile) ] ++ boolFlag "postfix.logfile.from-start" cfg.logFileFromStart
+         ++ optFlag "postfix.logfile.poll-interval" cfg.logFilePollInterval)
+      # An empty path turns the queue metrics off.
+      ++ [ (flag "postfix.showq-path" (if cfg.showqPath == null then "" else cfg.showqPath)) ]
+      ++ [ (flag "postfix.timeout" cfg.timeout) ];
     credentials = cfg: [ ];
   };
 

@@ -31,6 +31,12 @@ import ./mk-exporter.nix {
         default = false;
         description = "--postfix.logfile.from-start: read what the file already holds instead of starting at its end.";
       };
+      logFilePollInterval = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        example = "1s";
+        description = "--postfix.logfile.poll-interval: how often the file is checked for new lines and rotation; null keeps the exporter's 250ms.";
+      };
       logFileGroup = mkOption {
         type = types.nullOr types.str;
         default = null;
@@ -38,16 +44,21 @@ import ./mk-exporter.nix {
         description = "Group that may read logFile, added to the unit's supplementary groups.";
       };
       showqPath = mkOption {
-        type = types.str;
+        type = types.nullOr types.str;
         default = "${config.services.postfix.config.queue_directory or "/var/lib/postfix/queue"}/public/showq";
         defaultText = lib.literalExpression ''"''${services.postfix queue_directory}/public/showq"'';
-        description = "--postfix.showq-path: showq's unix socket (or host:port).";
+        description = "--postfix.showq-path: showq's unix socket (or host:port of a showq inet service); null: no queue metrics.";
       };
       showqGroup = mkOption {
         type = types.nullOr types.str;
         default = config.services.postfix.setgidGroup or "postdrop";
         defaultText = lib.literalExpression "config.services.postfix.setgidGroup";
         description = "Group that may enter Postfix's public/ directory (postdrop); null if showq is reached over TCP.";
+      };
+      timeout = mkOption {
+        type = types.str;
+        default = "5s";
+        description = "--postfix.timeout: bound of a showq read.";
       };
       supplementaryGroups = mkOption {
         type = types.listOf types.str;
@@ -56,14 +67,17 @@ import ./mk-exporter.nix {
       };
     };
 
+  # journalctl from the system's systemd, by absolute path.
+  flagsCfg = { cfg, config, ... }: cfg // {
+    journalctl = "${config.systemd.package}/bin/journalctl";
+  };
+
   unit = { cfg, config, lib, ... }: {
     supplementaryGroups =
       lib.optional (cfg.logSource == "journal") "systemd-journal"
       ++ lib.optional (cfg.logSource == "file" && cfg.logFileGroup != null) cfg.logFileGroup
-      ++ lib.optional (cfg.showqGroup != null) cfg.showqGroup
+      ++ lib.optional (cfg.showqGroup != null && cfg.showqPath != null) cfg.showqGroup
       ++ cfg.supplementaryGroups;
-    # journalctl follows the journal.
-    path = lib.optional (cfg.logSource == "journal") config.systemd.package;
     after = lib.optional config.services.postfix.enable "postfix.service";
   };
 }

@@ -56,7 +56,10 @@ in
       journalUnits = [ "postfix@-.service" ];
       logFile = "/var/log/mail.log";
       logFileFromStart = false;
+      logFilePollInterval = null;
+      journalctl = null;
       showqPath = "/var/spool/postfix/public/showq";
+      timeout = "5s";
     };
   };
 

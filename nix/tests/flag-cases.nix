@@ -36,14 +36,20 @@ in
     journalUnits = [ ];
     logFile = "/var/log/mail.log";
     logFileFromStart = true;
+    logFilePollInterval = "1s";
+    journalctl = null;
     showqPath = "/var/spool/postfix/public/showq";
+    timeout = "3s";
   };
   postfix-journal = common // {
     logSource = "journal";
     journalUnits = [ "postfix.service" "postfix-out.service" ];
     logFile = "/var/log/mail.log";
     logFileFromStart = false;
+    logFilePollInterval = null;
+    journalctl = "/run/current-system/sw/bin/journalctl";
     showqPath = "127.0.0.1:10025";
+    timeout = "3s";
   };
   dovecot = common // {
     statsSocket = "/run/dovecot2/stats-reader";
