@@ -357,6 +357,7 @@ func jobRules(h *inventory.Host, j *inventory.Job) []Rule {
 		stats.Check = "stats-down"
 		stats.Alert = "DovecotStatsDown"
 		stats.Title = fmt.Sprintf("%s: Dovecot statistics unavailable", hn)
+		stats.Summary = fmt.Sprintf("Dovecot's stats socket on %s does not answer: dovecot_up is 0", hn)
 		stats.Severity = "warning"
 		rules = append(rules, stats)
 	case inventory.KindWireGuard:
