@@ -32,6 +32,7 @@ type Problem struct {
 	Msg  string
 }
 
+// String is the problem as check prints it: "file: message".
 func (p Problem) String() string { return p.File + ": " + p.Msg }
 
 // MinSecretLen is the shortest secret searched for in outputs: shorter

@@ -34,6 +34,7 @@ type Error struct {
 	Msg  string
 }
 
+// Error formats the problem as "file:line:column: key.path: message".
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString(e.File)
@@ -55,6 +56,7 @@ func (e *Error) Error() string {
 // Errors is every problem found in one inventory.
 type Errors []*Error
 
+// Error is every problem, one per line.
 func (es Errors) Error() string {
 	lines := make([]string, len(es))
 	for i, e := range es {
