@@ -233,7 +233,7 @@ var serviceNames = map[string]string{
 	inventory.KindDovecot:      "Dovecot",
 	inventory.KindWireGuard:    "WireGuard",
 	inventory.KindGitea:        "Gitea",
-	inventory.KindGiteaRunners: "Gitea runner exporter",
+	inventory.KindGiteaRunners: "Gitea runners",
 }
 
 func displayName(j *inventory.Job) string {
@@ -320,6 +320,8 @@ func jobRules(h *inventory.Host, j *inventory.Job) []Rule {
 		exporter.CheckFirst = fmt.Sprintf("The Gitea container on %s (systemctl status container@...), then curl -s -H 'Authorization: Bearer <token>' %s.", hn, url)
 	case inventory.KindNode:
 		exporter.Title = fmt.Sprintf("%s: node_exporter down", hn)
+	case inventory.KindGiteaRunners:
+		exporter.Title = fmt.Sprintf("%s: gitea_runner_exporter down", hn)
 	}
 	rules := []Rule{exporter}
 
@@ -390,9 +392,12 @@ func jobRules(h *inventory.Host, j *inventory.Job) []Rule {
 		r.CheckFirst = fmt.Sprintf("wg show on %s: the peer's endpoint and latest handshake; is the peer online and is its endpoint reachable?", hn)
 		rules = append(rules, r)
 	case inventory.KindGiteaRunners:
-		rules = append(rules, serviceUp("gitea_runner_up",
+		api := serviceUp("gitea_runner_up",
 			"Gitea's API did not answer with the runner list",
-			fmt.Sprintf("Gitea on %s (>= 1.24 for the runners API); the exporter's token file and its log.", hn)))
+			fmt.Sprintf("Gitea on %s (>= 1.24 for the runners API); the exporter's token file and its log.", hn))
+		api.Title = fmt.Sprintf("%s: Gitea runner API not answering", hn)
+		api.Summary = fmt.Sprintf("Gitea's runner API does not answer the exporter on %s: gitea_runner_up is 0", hn)
+		rules = append(rules, api)
 		runnerUp := sel("gitea_runner_up", "host", hn, "job", j.Name)
 		nodeUp := sel("up", "host", hn, "job", inventory.KindNode)
 		for _, rn := range j.Runners {
