@@ -467,8 +467,14 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// Bool flags show as --[no-]name in kingpin's help.
-var flagRe = regexp.MustCompile(`--(?:\[no-\])?([a-z0-9][a-z0-9.-]*)`)
+var (
+	// A rendered argument: --name or --name=value.
+	flagRe = regexp.MustCompile(`^--([a-z0-9][a-z0-9.-]*)`)
+	// A flag in kingpin's help: indented by 2 to 6 spaces (descriptions
+	// by more), bool flags as --[no-]name; flags named inside help texts
+	// do not count.
+	helpFlagRe = regexp.MustCompile(`(?m)^ {2,6}(?:-\w, )?--(?:\[no-\])?([a-z0-9][a-z0-9.-]*[a-z0-9])`)
+)
 
 // TestFlagsExist checks the option-to-flag mapping against the binaries:
 // every flag nix/lib.nix renders for options that set all of them must be in
@@ -484,17 +490,28 @@ func TestFlagsExist(t *testing.T) {
 		cases = append(cases, c)
 	}
 	sort.Strings(cases)
+	kindOf := func(c string) string {
+		if strings.HasPrefix(c, "postfix") {
+			return "postfix"
+		}
+		return c
+	}
+	helpFlags := func(t *testing.T, kind string) map[string]bool {
+		bin := proc.Exporter(t, modules[kind])
+		help, _ := exec.Command(bin, "-h").CombinedOutput()
+		known := map[string]bool{}
+		for _, m := range helpFlagRe.FindAllStringSubmatch(string(help), -1) {
+			known[m[1]] = true
+		}
+		return known
+	}
+	rendered := map[string]map[string]bool{} // kind -> flags the Nix side can render
 	for _, c := range cases {
 		t.Run(c, func(t *testing.T) {
-			kind := c
-			if strings.HasPrefix(c, "postfix") {
-				kind = "postfix"
-			}
-			bin := proc.Exporter(t, modules[kind])
-			help, _ := exec.Command(bin, "-h").CombinedOutput()
-			known := map[string]bool{}
-			for _, m := range flagRe.FindAllStringSubmatch(string(help), -1) {
-				known[m[1]] = true
+			kind := kindOf(c)
+			known := helpFlags(t, kind)
+			if rendered[kind] == nil {
+				rendered[kind] = map[string]bool{}
 			}
 			for _, a := range argv[c][1:] {
 				s, ok := a.(string)
@@ -506,8 +523,24 @@ func TestFlagsExist(t *testing.T) {
 					t.Errorf("%q is not a long flag", s)
 					continue
 				}
+				rendered[kind][m[1]] = true
 				if !known[m[1]] {
 					t.Errorf("%s -h has no --%s (rendered %q)", modules[kind], m[1], s)
+				}
+			}
+		})
+	}
+	// And the other way round: every flag of an exporter has an option,
+	// except these on purpose.
+	unmapped := map[string]bool{
+		"help": true, "help-long": true, "help-man": true, "version": true,
+		"web.systemd-socket": true, // the units listen themselves
+	}
+	for kind := range rendered {
+		t.Run(kind+"/every flag has an option", func(t *testing.T) {
+			for f := range helpFlags(t, kind) {
+				if !rendered[kind][f] && !unmapped[f] {
+					t.Errorf("--%s of %s has no option in nix/lib.nix (or is not set in nix/tests/flag-cases.nix)", f, modules[kind])
 				}
 			}
 		})
