@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os/exec"
-	"strings"
 	"sync"
 	"time"
 
@@ -108,20 +106,5 @@ func (e *Exporter) LogPath() string {
 // postfixExporterArgs points postfix_exporter at the instance's log file
 // and showq socket.
 func postfixExporterArgs(p *postfix.Postfix) []string {
-	args := []string{"--postfix.logfile=" + p.LogFile, "--postfix.showq-path=" + p.ShowqPath}
-	// TEMPORARY until postfix_exporter has its flags (issue 4): pass only
-	// the flags its -h lists, so that the rest of the stack runs meanwhile.
-	bin, err := proc.BuildCommand("postfix_exporter")
-	if err != nil {
-		return args
-	}
-	help, _ := exec.Command(bin, "-h").CombinedOutput()
-	var known []string
-	for _, a := range args {
-		flag, _, _ := strings.Cut(a, "=")
-		if strings.Contains(string(help), flag) {
-			known = append(known, a)
-		}
-	}
-	return known
+	return []string{"--postfix.logfile=" + p.LogFile, "--postfix.showq-path=" + p.ShowqPath}
 }

@@ -269,7 +269,7 @@ func (s *Stack) startVM() error {
 	if err != nil {
 		return err
 	}
-	s.VM, err = victoria.StartServer(victoria.ServerOptions{Dir: d})
+	s.VM, err = victoria.StartServerProcess(victoria.ServerOptions{Dir: d})
 	return err
 }
 
@@ -279,7 +279,7 @@ func (s *Stack) startAgents() error {
 		if err != nil {
 			return err
 		}
-		a, err := victoria.StartAgent(victoria.AgentOptions{Dir: d, ScrapeConfig: s.ScrapeConfig(h), RemoteWriteURL: s.VM.WriteURL()})
+		a, err := victoria.StartAgentProcess(victoria.AgentOptions{Dir: d, ScrapeConfig: s.ScrapeConfig(h), RemoteWriteURL: s.VM.WriteURL()})
 		if err != nil {
 			return fmt.Errorf("host %s: %w", h, err)
 		}
@@ -293,10 +293,10 @@ func (s *Stack) startAlert() error {
 	if err != nil {
 		return err
 	}
-	if s.Sink, err = victoria.NewSink(); err != nil {
+	if s.Sink, err = victoria.StartSinkProcess(); err != nil {
 		return err
 	}
-	s.Alert, err = victoria.StartAlert(victoria.AlertOptions{
+	s.Alert, err = victoria.StartAlertProcess(victoria.AlertOptions{
 		Dir: d, Rules: []string{s.RulesFile()}, DatasourceURL: s.VM.URL, NotifierURL: s.Sink.URL,
 		EvaluationInterval: s.Timing.Evaluation,
 	})
