@@ -219,6 +219,10 @@ func TestGeneratedRulesFire(t *testing.T) {
 	if bad, err := alerter.RuleHealth(ctx); err != nil || len(bad) > 0 {
 		t.Fatalf("rules that fail to evaluate: %v %q", err, bad)
 	}
+	grafana := readGrafanaRules(t, filepath.Join(out, "grafana", "alert-rules.yaml"))
+	if got := grafanaFiring(ctx, t, vm, grafana); len(got) > 0 {
+		t.Fatalf("healthy fleet: Grafana's rules would fire %q", got)
+	}
 
 	// Break one thing for each kind of rule.
 	fleet.set(`up{host="mail",job="openldap"}`, 0) // exporter down...
@@ -271,6 +275,10 @@ func TestGeneratedRulesFire(t *testing.T) {
 	if bad, err := alerter.RuleHealth(ctx); err != nil || len(bad) > 0 {
 		t.Errorf("rules that fail to evaluate: %v %q", err, bad)
 	}
+	wantG := wantGrafana(want, map[string]string{"r2": "runner-r2.service"})
+	if got := grafanaFiring(ctx, t, vm, grafana); !slices.Equal(got, wantG) {
+		t.Errorf("Grafana's rules would fire:\n  got  %q\n  want %q", got, wantG)
+	}
 	got := map[string]bool{}
 	for _, a := range sink.Received() {
 		if l, ok := a["labels"].(map[string]any); ok {
@@ -289,7 +297,7 @@ func TestGeneratedRulesFire(t *testing.T) {
 	deadline = time.Now().Add(20 * time.Second)
 	for {
 		firing, pending = activeAlerts(ctx, t, alerter)
-		if len(firing)+len(pending) == 0 {
+		if len(firing)+len(pending) == 0 && len(grafanaFiring(ctx, t, vm, grafana)) == 0 {
 			break
 		}
 		if time.Now().After(deadline) {
