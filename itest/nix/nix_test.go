@@ -48,6 +48,16 @@ func newNix(t *testing.T) *nixTool {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
+	// Store paths are read-only; without root, TempDir's removal needs them
+	// writable again (this cleanup runs before it).
+	t.Cleanup(func() {
+		_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+			if err == nil && d.IsDir() {
+				_ = os.Chmod(p, 0o755)
+			}
+			return nil
+		})
+	})
 	env := append(os.Environ(),
 		"NIX_STORE_DIR="+filepath.Join(dir, "store"),
 		"NIX_STATE_DIR="+filepath.Join(dir, "var"),
