@@ -139,10 +139,11 @@ type Options struct {
 type Collector struct {
 	opts Options
 
-	// busy holds one token while a read runs. wgctrl's calls take no
-	// context, so a read that outlives its scrape (a frozen wireguard-go
-	// never answers on its socket) keeps running; later scrapes then
-	// answer up 0 at once instead of piling up goroutines behind it.
+	// busy holds one token while a read runs. Reads take no context, so
+	// a read that outlives its scrape (a frozen wireguard-go never answers
+	// on its socket) keeps running until its own socket deadline; later
+	// scrapes wait for it within their deadline and answer up 0 if it is
+	// still running, instead of piling up goroutines behind it.
 	busy chan struct{}
 }
 
@@ -215,9 +216,11 @@ func (c *Collector) Read(ctx context.Context) *Snapshot {
 }
 
 func (c *Collector) devices(ctx context.Context) ([]*wgtypes.Device, error) {
+	// Reads run one at a time: scrapes that overlap (two Prometheus
+	// servers) wait for their turn within their own deadline.
 	select {
 	case c.busy <- struct{}{}:
-	default:
+	case <-ctx.Done():
 		return nil, errBusy
 	}
 	type result struct {

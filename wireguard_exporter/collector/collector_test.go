@@ -302,3 +302,27 @@ func TestErrorIsLoggedOnce(t *testing.T) {
 		t.Errorf("want one log line naming the error, got %q", lines)
 	}
 }
+
+// TestOverlappingScrapesBothSucceed: two scrapers at once (an HA pair of
+// Prometheus servers) both get the devices; reads take turns.
+func TestOverlappingScrapesBothSucceed(t *testing.T) {
+	c := New(Options{Devices: func() ([]*wgtypes.Device, error) {
+		time.Sleep(50 * time.Millisecond)
+		return testDevices(), nil
+	}})
+	var wg sync.WaitGroup
+	ups := make([]bool, 4)
+	for i := range ups {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			ups[i] = c.Read(ctx).Up()
+		})
+	}
+	wg.Wait()
+	for i, up := range ups {
+		if !up {
+			t.Errorf("scrape %d: down", i)
+		}
+	}
+}
