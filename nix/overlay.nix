@@ -15,8 +15,12 @@ let
     (builtins.attrNames dl.exporters)) // {
     scrapegen = "Generates vmagent scrape configs, Grafana alert provisioning and vmalert rules from one host inventory";
   };
+  # The modules say `go 1.26.0` and buildGoModule builds with
+  # GOTOOLCHAIN=local, so a nixpkgs whose default Go is older needs Go 1.26
+  # explicitly.
+  buildGoModule = final.buildGo126Module or final.buildGoModule;
   build = module: final.callPackage ./pkgs/downwatch-module.nix {
-    inherit module;
+    inherit module buildGoModule;
     vendorHash = hashes.${module};
     description = descriptions.${module};
   };

@@ -415,19 +415,22 @@ func TestOverlay(t *testing.T) {
 	// that return their arguments.
 	expr := `let
 	  stubLib = { cleanSourceWith = a: toString a.src; licenses.asl20 = "asl20"; platforms.linux = ["x86_64-linux"]; };
-	  final = { callPackage = f: args: import f ({ lib = stubLib; buildGoModule = a: a; } // args); };
+	  final = { callPackage = f: args: import f ({ lib = stubLib; } // args); buildGoModule = a: a // { builder = "buildGoModule"; }; buildGo126Module = a: a // { builder = "buildGo126Module"; }; };
 	  o = import (root + "/nix/overlay.nix") final {};
 	  hashes = builtins.fromJSON (builtins.readFile (root + "/nix/vendor-hashes.json"));
 	in {
 	  names = builtins.attrNames o;
 	  hashesFromFile = builtins.all (m: o.${m}.vendorHash == hashes.${m}) (builtins.attrNames o);
 	  p = removeAttrs o.openldap_exporter [ "vendorHash" ];
+	  fallback = (import (root + "/nix/overlay.nix") (removeAttrs final [ "buildGo126Module" ]) {}).openldap_exporter.builder;
 	}`
 	var got struct {
 		Names          []string
 		HashesFromFile bool
+		Fallback       string
 		P              struct {
 			Pname, Version, Src string
+			Builder             string
 			SubPackages         []string
 			Ldflags             []string
 			CheckFlags          []string
@@ -450,6 +453,12 @@ func TestOverlay(t *testing.T) {
 	// The module's folder alone, so that go mod vendor never sees go.work.
 	if p.Src != filepath.Join(n.root, "openldap_exporter") {
 		t.Errorf("src = %q, want the module's folder", p.Src)
+	}
+	if p.Builder != "buildGo126Module" {
+		t.Errorf("built with %s, want buildGo126Module where nixpkgs has it", p.Builder)
+	}
+	if got.Fallback != "buildGoModule" {
+		t.Errorf("without buildGo126Module built with %s, want buildGoModule", got.Fallback)
 	}
 	if !reflect.DeepEqual(p.SubPackages, []string{"."}) {
 		t.Errorf("subPackages = %v", p.SubPackages)
