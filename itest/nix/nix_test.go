@@ -821,6 +821,15 @@ func TestUnitFiles(t *testing.T) {
 	if err != nil || len(problems) > 0 {
 		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
 	}
+	// systemd's own exposure score (0 best, 10 worst): each unit stays
+	// "OK", at most 2.0.
+	for _, f := range names {
+		out, err := exec.Command(analyze, "security", "--offline=yes", "--threshold=20", f).CombinedOutput()
+		if err != nil {
+			lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+			t.Errorf("%s: exposure above 2.0: %s", filepath.Base(f), lines[len(lines)-1])
+		}
+	}
 }
 
 func must(t *testing.T, err error) {
