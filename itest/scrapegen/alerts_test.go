@@ -100,8 +100,8 @@ func healthyFleet() *feeder {
 		`node_systemd_unit_state{host="fw",job="node",name="runner-r2.service",state="active"}`:   1,
 		`node_systemd_unit_state{host="fw",job="node",name="runner-r2.service",state="inactive"}`: 0,
 		`wireguard_up{host="fw",job="wireguard"}`:                                                 1,
-		`wireguard_device_info{host="fw",job="wireguard",device="wg0"}`:                           1,
-		`wireguard_device_info{host="fw",job="wireguard",device="wg1"}`:                           1,
+		`wireguard_device_present{host="fw",job="wireguard",device="wg0"}`:                        1,
+		`wireguard_device_present{host="fw",job="wireguard",device="wg1"}`:                        1,
 		`gitea_runner_up{host="fw",job="gitea_runners"}`:                                          1,
 		`gitea_actions_runner_online{host="fw",job="gitea_runners",runner="r1"}`:                  1,
 		`gitea_actions_runner_online{host="fw",job="gitea_runners",runner="r2"}`:                  1,
@@ -235,7 +235,7 @@ func TestGeneratedRulesFire(t *testing.T) {
 	fleet.set(`gitea_actions_runner_online{host="fw",job="gitea_runners",runner="r1"}`, 0)
 	fleet.drop(`gitea_actions_runner_online{host="fw",job="gitea_runners",runner="r2"}`)
 	fleet.set(`node_systemd_unit_state{host="fw",job="node",name="runner-r2.service",state="active"}`, 0)
-	fleet.drop(`wireguard_device_info{host="fw",job="wireguard",device="wg1"}`)
+	fleet.set(`wireguard_device_present{host="fw",job="wireguard",device="wg1"}`, 0)
 	fleet.mu.Lock()
 	fleet.handshake[`wireguard_peer_last_handshake_seconds{host="fw",job="wireguard",device="wg0",public_key="BBBB="}`] = 120
 	fleet.mu.Unlock()

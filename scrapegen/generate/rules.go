@@ -371,11 +371,12 @@ func jobRules(h *inventory.Host, j *inventory.Job) []Rule {
 			r := base("interface-down-" + ifc)
 			r.Alert = "WireGuardInterfaceDown"
 			r.Labels = map[string]string{"interface": ifc}
-			r.Query = presentUp(sel("wireguard_device_info", "host", hn, "job", j.Name, "device", ifc), wgUp, w)
+			r.Query = presentUp(sel("wireguard_device_present", "host", hn, "job", j.Name, "device", ifc), wgUp, w)
 			r.Expr = "(" + r.Query + ") < 1"
 			r.Title = fmt.Sprintf("%s: WireGuard interface %s down", hn, ifc)
 			r.Summary = fmt.Sprintf("WireGuard interface %s is missing on %s", ifc, hn)
-			r.Description = fmt.Sprintf("The exporter reads the WireGuard devices on %s, but %s is not among them.", hn, ifc)
+			r.Description = fmt.Sprintf("The exporter reads the WireGuard devices on %s, but %s is not among them "+
+				"(wireguard_device_present is 0, or missing; run the exporter with --wireguard.interface %s).", hn, ifc, ifc)
 			r.CheckFirst = fmt.Sprintf("wg show %s and systemctl status wg-quick-%s (or wireguard-%s) on %s.", ifc, ifc, ifc, hn)
 			rules = append(rules, r)
 		}
