@@ -34,7 +34,7 @@ func main() {
 		dir     = flag.String("dir", filepath.Join(root, ".demo"), "directory for the stack: configs, data, logs, PID file")
 		stop    = flag.Bool("stop", false, "stop the demo recorded in -dir (by PID) and exit")
 		refresh = flag.Duration("refresh", 2*time.Second, "how often to redraw the table")
-		once    = flag.Duration("for", 0, "stop by itself after this long (0: run until Ctrl-C)")
+		once    = flag.Duration("run-for", 0, "stop by itself after this long (0: run until Ctrl-C)")
 	)
 	flag.Parse()
 	logf := func(format string, args ...any) { fmt.Fprintf(os.Stderr, "demo: "+format+"\n", args...) }
