@@ -354,7 +354,7 @@ func jobRules(h *inventory.Host, j *inventory.Job) []Rule {
 		rules = append(rules, r)
 		stats := serviceUp("dovecot_up",
 			"Dovecot's stats socket did not answer, so its statistics are missing",
-			fmt.Sprintf("The stats socket's path and permissions on %s (the exporter's --dovecot.socket flag); doveadm stats dump.", hn))
+			fmt.Sprintf("The stats socket's path and permissions on %s (the exporter's --dovecot.stats-socket flag); doveadm stats dump.", hn))
 		stats.UID = uid(h.Name, j.Name, "stats-down")
 		stats.Check = "stats-down"
 		stats.Alert = "DovecotStatsDown"
