@@ -140,15 +140,6 @@ func StartProcess(dir string, opts Options) (*Dovecot, error) {
 	return d, nil
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
 func (d *Dovecot) configure(dir string, opts Options) error {
 	d.Dir = dir
 	d.BaseDir = filepath.Join(dir, "run")
@@ -202,7 +193,7 @@ func (d *Dovecot) configure(dir string, opts Options) error {
 	}
 	ports := make([]int, 3)
 	for i := range ports {
-		if ports[i], err = freePort(); err != nil {
+		if ports[i], err = proc.PickPort(); err != nil {
 			return err
 		}
 	}

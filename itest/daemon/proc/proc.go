@@ -78,12 +78,22 @@ func Unavailable(tb testing.TB, format string, args ...any) {
 // Tests running at the same time each get their own.
 func FreePort(tb testing.TB) int {
 	tb.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := PickPort()
 	if err != nil {
 		tb.Fatalf("free port: %v", err)
 	}
+	return port
+}
+
+// PickPort is FreePort for code without a test, such as the daemon
+// harnesses' StartProcess functions and the demo.
+func PickPort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
 	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // Process is a started program, stopped by PID when its test ends.

@@ -232,13 +232,13 @@ func StartProcess(opts Options) (*Server, error) {
 	s.Socket = filepath.Join(sockDir, "ldapi")
 	s.LDAPIURI = "ldapi://" + strings.ReplaceAll(s.Socket, "/", "%2F")
 
-	if s.Port, err = freePort(); err != nil {
+	if s.Port, err = proc.PickPort(); err != nil {
 		return s, err
 	}
 	s.URI = fmt.Sprintf("ldap://127.0.0.1:%d", s.Port)
 	urls := []string{s.URI + "/", s.LDAPIURI}
 	if opts.TLS {
-		if s.TLSPort, err = freePort(); err != nil {
+		if s.TLSPort, err = proc.PickPort(); err != nil {
 			return s, err
 		}
 		s.LDAPSURI = fmt.Sprintf("ldaps://127.0.0.1:%d", s.TLSPort)
@@ -438,13 +438,4 @@ func randomHex(n int) string {
 		panic(err)
 	}
 	return hex.EncodeToString(b)
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

@@ -68,16 +68,6 @@ func (d *daemon) Restart() error {
 	return waitHealthy(d.URL, p)
 }
 
-// freePort is proc.FreePort without a test, for the demo.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
 func waitHealthy(base string, p *proc.Process) error {
 	return proc.WaitFor(20*time.Second, func() error {
 		if done, err := p.Exited(); done {
@@ -100,7 +90,7 @@ func start(name, binary, dir string, args []string) (*daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	port, err := freePort()
+	port, err := proc.PickPort()
 	if err != nil {
 		return nil, err
 	}
