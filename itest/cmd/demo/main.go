@@ -181,6 +181,8 @@ func banner(s *stack.Stack) string {
 	}
 	fmt.Fprintf(&b, "\nType \"stop NAME\" or \"start NAME\" and Enter to break and mend a part; NAME is one of:\n  %s\n",
 		strings.Join(names, " "))
+	fmt.Fprintf(&b, "A Gitea runner goes offline with: curl -X POST '%s_fake/runners/%s?online=false' (online=true brings it back).\n",
+		s.Gitea.URL, stack.Runners[1])
 	fmt.Fprintf(&b, "(PIDs are in %s: a part killed from outside is reported the same way.)\n\n", filepath.Join(s.Dir, stack.PIDFile))
 	return b.String()
 }
