@@ -38,13 +38,37 @@ type key struct {
 	a, b, c, d, e string
 }
 
+// key1 is key for children with at most one extra label value.
+type key1 struct {
+	id uint8
+	a  string
+}
+
+// key2 identifies a histogram child by up to two extra label values.
+type key2 struct {
+	id   uint8
+	a, b string
+}
+
+// maxFamilies bounds the family IDs the per-program arrays cover.
+const maxFamilies = 64
+
+type lastCounter struct {
+	a string
+	c prometheus.Counter
+}
+
 // program is the per-program cache of metric children, so that a line
 // costs one map lookup instead of a label hash in client_golang.
 type program struct {
-	p    *Program
-	ctrs map[key]prometheus.Counter
-	obs  map[key]prometheus.Observer
-	gs   map[key]prometheus.Gauge
+	p     *Program
+	ctrs  map[key]prometheus.Counter
+	ctrs1 map[key1]prometheus.Counter
+	obs   map[key2]prometheus.Observer
+	gs    map[key]prometheus.Gauge
+	last  [maxFamilies]lastCounter
+	// stages caches the delay histogram children of one family, by stage.
+	stages [maxFamilies]*[4]prometheus.Observer
 }
 
 // Collector counts Postfix log events. It lives as long as the process:
@@ -173,6 +197,9 @@ func New(logger *slog.Logger) *Collector {
 	c.delayVecs[dPipe] = hf("pipe", "delivery_delay_seconds",
 		"Delivery delays of pipe by transport (relay) and stage: before_queue_manager, queue_manager, connection_setup, transmission.",
 		delayBuckets, "relay", "stage")
+	if len(c.counters) > maxFamilies || len(c.hists) > maxFamilies {
+		panic("maillog: more metric families than the per-program caches hold")
+	}
 	return c
 }
 
@@ -234,7 +261,7 @@ func (c *Collector) prog(p *Program) *program {
 	}
 	pr := c.programs[p.ID]
 	if pr == nil {
-		pr = &program{p: p, ctrs: map[key]prometheus.Counter{}, obs: map[key]prometheus.Observer{}, gs: map[key]prometheus.Gauge{}}
+		pr = &program{p: p, ctrs: map[key]prometheus.Counter{}, ctrs1: map[key1]prometheus.Counter{}, obs: map[key2]prometheus.Observer{}, gs: map[key]prometheus.Gauge{}}
 		c.programs[p.ID] = pr
 	}
 	return pr
@@ -245,6 +272,25 @@ func (pr *program) inc(f *counterFamily, a, b, c, d, e string) {
 }
 
 func (pr *program) add(f *counterFamily, v float64, a, b, c, d, e string) {
+	// Most lines touch families with at most one extra label: a smaller key
+	// hashes faster.
+	if b == "" && c == "" && d == "" && e == "" {
+		// A program mostly repeats the last value of a family (severity
+		// info, status sent): compare before hashing.
+		if l := &pr.last[f.id]; l.c != nil && l.a == a {
+			l.c.Add(v)
+			return
+		}
+		k := key1{f.id, a}
+		ctr, ok := pr.ctrs1[k]
+		if !ok {
+			ctr = f.vec.WithLabelValues(pr.labels(f.withDaemon, f.extra, a, b, c, d, e)...)
+			pr.ctrs1[k] = ctr
+		}
+		pr.last[f.id] = lastCounter{a, ctr}
+		ctr.Add(v)
+		return
+	}
 	k := key{f.id, a, b, c, d, e}
 	ctr, ok := pr.ctrs[k]
 	if !ok {
@@ -255,13 +301,25 @@ func (pr *program) add(f *counterFamily, v float64, a, b, c, d, e string) {
 }
 
 func (pr *program) observe(f *histFamily, v float64, a, b string) {
-	k := key{f.id, a, b, "", "", ""}
+	k := key2{f.id, a, b}
 	o, ok := pr.obs[k]
 	if !ok {
 		o = f.vec.WithLabelValues(pr.labels(false, f.extra, a, b, "", "", "")...)
 		pr.obs[k] = o
 	}
 	o.Observe(v)
+}
+
+func (pr *program) observeStage(f *histFamily, st int, v float64) {
+	obs := pr.stages[f.id]
+	if obs == nil {
+		obs = new([4]prometheus.Observer)
+		for i := range obs {
+			obs[i] = f.vec.WithLabelValues(pr.p.Instance, pr.p.Service, StageNames[i])
+		}
+		pr.stages[f.id] = obs
+	}
+	obs[st].Observe(v)
 }
 
 // labels builds the label values of a new child; only on a cache miss.
@@ -355,7 +413,7 @@ func (c *Collector) apply(ev *Event, line []byte) {
 				if d == dPipe {
 					pr.observe(f, v, ev.Relay, StageNames[st])
 				} else {
-					pr.observe(f, v, StageNames[st], "")
+					pr.observeStage(f, st, v)
 				}
 			}
 		}
