@@ -64,7 +64,9 @@ in
   services.dovecot-exporter = {
     enable = true;
     probes = { imap = "127.0.0.1:143"; pop3 = "127.0.0.1:110"; };
-    # Dovecot 2.3 syntax; group_by fields are told to the exporter too.
+    # Dovecot 2.3 syntax (system.stateVersion below 25.11 selects
+    # dovecot_2_3 in nixpkgs; 2.4 writes group_by as blocks). The group_by
+    # fields are told to the exporter too.
     statsGroupBy.imap_command = [ "cmd_name" "tagged_reply_state" ];
     metricDefinitions = ''
       metric auth_success {
