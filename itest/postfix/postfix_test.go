@@ -415,3 +415,37 @@ func TestBadFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestLMTPDeferredAndErrorBounce: lmtp to a missing socket defers; error(8)
+// bounces a message submitted with sendmail (pickup), whose null sender
+// gets no notification.
+func TestLMTPDeferredAndErrorBounce(t *testing.T) {
+	t.Parallel()
+	pf := postfix.Start(t, postfix.Options{})
+	e := startExporter(t, nil, "--postfix.logfile="+pf.LogFile, "--postfix.logfile.from-start",
+		"--postfix.showq-path="+pf.ShowqPath)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if out, err := postfix.Swaks(ctx, pf.SMTPAddr, sender, "x@"+postfix.LMTPDomain); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	// smtpd refuses recipients whose transport is error(8); local
+	// submission takes them.
+	if err := pf.Sendmail(ctx, "", "x@"+postfix.BounceDomain); err != nil {
+		t.Fatal(err)
+	}
+	exps := []expectation{
+		{"postfix_deliveries_total", []string{"daemon=lmtp", "status=deferred"}, 1},
+		{"postfix_deliveries_total", []string{"daemon=error", "status=bounced"}, 1},
+		{"postfix_deliveries_total", nil, 2},
+		{"postfix_qmgr_messages_removed_total", nil, 1},
+		{"postfix_pickup_messages_total", nil, 1},
+		{"postfix_showq_messages", []string{"queue=deferred"}, 1},
+		{"postfix_unsupported_log_entries_total", nil, 0},
+	}
+	for _, st := range []string{"before_queue_manager", "queue_manager", "connection_setup", "transmission"} {
+		exps = append(exps, expectation{"postfix_lmtp_delivery_delay_seconds_count", []string{"stage=" + st}, 1})
+	}
+	e.waitMetrics(t, 30*time.Second, exps...)
+	compareWithPostqueue(t, ctx, pf, e)
+}

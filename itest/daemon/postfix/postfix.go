@@ -6,8 +6,9 @@
 // directory, smtpd (and a submission service) on free loopback ports, and
 // postlogd writing the log to a file (maillog_file). The instance accepts
 // mail for alice@example.test (virtual delivery into a maildir), rejects
-// other recipients of example.test, and relays mail for remote.test to a
-// loopback port where nothing listens, so that mail to it is deferred.
+// other recipients of example.test, relays mail for remote.test to a
+// loopback port where nothing listens and mail for lmtp.test to a missing
+// LMTP socket (both deferred), and bounces mail for bounce.test (error(8)).
 package postfix
 
 import (
@@ -59,9 +60,13 @@ type Postfix struct {
 
 // Domains and addresses the instance knows.
 const (
-	Domain         = "example.test"
-	Mailbox        = "alice@example.test"
-	RemoteDomain   = "remote.test"
+	Domain       = "example.test"
+	Mailbox      = "alice@example.test"
+	RemoteDomain = "remote.test"
+	// LMTPDomain goes to an LMTP socket that does not exist: deferred.
+	LMTPDomain = "lmtp.test"
+	// BounceDomain goes to error(8): bounced at once.
+	BounceDomain   = "bounce.test"
 	sbinDir        = "/usr/sbin"
 	daemonDir      = "/usr/lib/postfix/sbin"
 	startupTimeout = 20 * time.Second
@@ -193,7 +198,8 @@ func (p *Postfix) writeConfig(opts Options) error {
 		"virtual_mailbox_base = " + filepath.Join(p.Dir, "mail"),
 		fmt.Sprintf("virtual_uid_maps = static:%d", uid),
 		fmt.Sprintf("virtual_gid_maps = static:%d", gid),
-		fmt.Sprintf("transport_maps = inline:{ {%s=smtp:[127.0.0.1]:%d} }", RemoteDomain, p.ClosedPort),
+		fmt.Sprintf("transport_maps = inline:{ {%s=smtp:[127.0.0.1]:%d}, {%s=lmtp:unix:%s}, {%s=error:5.1.1 no such user here} }",
+			RemoteDomain, p.ClosedPort, LMTPDomain, filepath.Join(p.Dir, "no-lmtp-socket"), BounceDomain),
 		// Retry deferred mail soon, so that tests see the queue move.
 		"queue_run_delay = 300s",
 		"minimal_backoff_time = 300s",
@@ -380,4 +386,15 @@ func listening(addr string) bool {
 		}
 	}
 	return false
+}
+
+// Sendmail submits one message with sendmail(1), through postdrop and
+// pickup; from "" is the null sender.
+func (p *Postfix) Sendmail(ctx context.Context, from, to string) error {
+	cmd := exec.CommandContext(ctx, filepath.Join(sbinDir, "sendmail"), "-C", p.ConfigDir, "-f", from, to)
+	cmd.Stdin = strings.NewReader("Subject: test\n\nbody\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("sendmail: %w: %s", err, out)
+	}
+	return nil
 }
