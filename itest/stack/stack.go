@@ -25,6 +25,7 @@ import (
 	"github.com/downwatch/downwatch/itest/daemon/dovecot"
 	"github.com/downwatch/downwatch/itest/daemon/fakegitea"
 	"github.com/downwatch/downwatch/itest/daemon/postfix"
+	"github.com/downwatch/downwatch/itest/daemon/proc"
 	"github.com/downwatch/downwatch/itest/daemon/slapd"
 	"github.com/downwatch/downwatch/itest/daemon/victoria"
 	"github.com/downwatch/downwatch/itest/daemon/wireguard"
@@ -249,7 +250,7 @@ func (s *Stack) startExporters() error {
 		}},
 	}
 	for _, sp := range specs {
-		port, err := freePort()
+		port, err := proc.PickPort()
 		if err != nil {
 			return err
 		}
