@@ -49,19 +49,33 @@ func (f *File) state(up bool) {
 	}
 }
 
-// follower holds the open file and the partial line at its end.
+// OldFileGrace is how long a rotated file is still read after it was last
+// seen growing: logrotate creates the new file before it tells the daemon
+// (rsyslog's HUP, postfix reload) to reopen, and until then lines go to the
+// old file.
+const OldFileGrace = 5 * time.Second
+
+// reader is one open file and the partial line at its end.
+type reader struct {
+	file   *os.File
+	info   os.FileInfo
+	offset int64
+	buf    []byte
+	n      int // bytes of buf in use (a partial line)
+	tail   [64]byte
+	tailN  int  // bytes of tail in use: the file's bytes just before offset
+	skip   bool // inside an over-long line
+}
+
+// follower follows the path: the current file, and the previous one for
+// OldFileGrace after a rotation.
 type follower struct {
 	f       *File
 	handle  func([]byte)
-	file    *os.File
-	info    os.FileInfo
-	offset  int64
-	buf     []byte
-	n       int // bytes of buf in use (a partial line)
-	tail    [64]byte
-	tailN   int  // bytes of tail in use: the file's bytes just before offset
-	skip    bool // inside an over-long line
-	waiting bool // the missing file was already logged
+	cur     *reader
+	old     *reader
+	oldSeen time.Time // when old last had new data
+	waiting bool      // the missing file was already logged
 }
 
 // Run follows the file until ctx ends, calling handle with each line
@@ -70,10 +84,13 @@ func (f *File) Run(ctx context.Context, handle func(line []byte)) error {
 	if f.Poll <= 0 {
 		f.Poll = 100 * time.Millisecond
 	}
-	fo := &follower{f: f, handle: handle, buf: make([]byte, bufSize)}
+	fo := &follower{f: f, handle: handle}
 	defer func() {
-		if fo.file != nil {
-			fo.file.Close()
+		if fo.cur != nil {
+			fo.cur.file.Close()
+		}
+		if fo.old != nil {
+			fo.old.file.Close()
 		}
 		f.state(false)
 	}()
@@ -96,13 +113,14 @@ func (fo *follower) open(ctx context.Context, atEnd bool) error {
 		if err == nil {
 			info, err := file.Stat()
 			if err == nil {
-				fo.file, fo.info, fo.offset, fo.n, fo.skip, fo.tailN = file, info, 0, 0, false, 0
+				r := &reader{file: file, info: info, buf: make([]byte, bufSize)}
 				if atEnd {
-					if fo.offset, err = file.Seek(0, io.SeekEnd); err != nil {
+					if r.offset, err = file.Seek(0, io.SeekEnd); err != nil {
 						file.Close()
 						return err
 					}
 				}
+				fo.cur = r
 				if fo.waiting {
 					fo.f.Logger.Info("log file appeared, following it", "path", fo.f.Path)
 				}
@@ -117,6 +135,7 @@ func (fo *follower) open(ctx context.Context, atEnd bool) error {
 			fo.waiting = true
 		}
 		fo.f.state(false)
+		fo.drainOld()
 		// A file that appears while we wait is new: read all of it.
 		atEnd = false
 		select {
@@ -127,43 +146,36 @@ func (fo *follower) open(ctx context.Context, atEnd bool) error {
 	}
 }
 
-// follow reads the open file until it is rotated away or ctx ends.
+// follow reads the current file until it is rotated away or ctx ends.
 func (fo *follower) follow(ctx context.Context) error {
 	for {
-		n, err := fo.read()
+		n, err := fo.read(fo.cur)
 		if err != nil {
 			fo.f.Logger.Error("reading log file", "path", fo.f.Path, "err", err)
-			fo.close()
+			fo.retire(false)
 			return nil
 		}
 		if n > 0 {
 			continue
 		}
+		fo.drainOld()
 		// At the end: has the file been rotated or truncated?
 		switch st, err := os.Stat(fo.f.Path); {
 		case err != nil:
 			// Renamed and not yet re-created: the writer may still append
 			// to the old file, so keep reading it.
-		case !os.SameFile(st, fo.info):
-			// Renamed and re-created: what was appended to the old file
-			// since the last read comes first.
-			for {
-				n, err := fo.read()
-				if err != nil || n == 0 {
-					break
-				}
-			}
-			fo.flushPartial()
-			fo.close()
+		case !os.SameFile(st, fo.cur.info):
+			// Renamed and re-created: the new file is read from now on,
+			// and the old one for as long as the daemon still writes to it.
+			fo.retire(true)
 			return nil
-		case st.Size() < fo.offset:
+		case st.Size() < fo.cur.offset:
 			// Copied and truncated: start again at the beginning. A partial
 			// line from before went to the copy.
-			if _, err := fo.file.Seek(0, io.SeekStart); err != nil {
-				fo.close()
+			if err := fo.cur.rewind(); err != nil {
+				fo.retire(false)
 				return nil
 			}
-			fo.offset, fo.n, fo.skip, fo.tailN = 0, 0, false, 0
 			continue
 		}
 		select {
@@ -174,38 +186,87 @@ func (fo *follower) follow(ctx context.Context) error {
 	}
 }
 
-func (fo *follower) close() {
-	fo.file.Close()
-	fo.file = nil
+// retire ends the current file: kept as the old file when keep (rotated),
+// closed otherwise.
+func (fo *follower) retire(keep bool) {
+	r := fo.cur
+	fo.cur = nil
 	fo.f.state(false)
+	if !keep {
+		r.file.Close()
+		return
+	}
+	if fo.old != nil {
+		fo.closeOld()
+	}
+	fo.old, fo.oldSeen = r, time.Now()
+}
+
+// drainOld reads what the daemon appended to the rotated file, and closes
+// it once it stayed quiet for OldFileGrace.
+func (fo *follower) drainOld() {
+	if fo.old == nil {
+		return
+	}
+	for {
+		n, err := fo.read(fo.old)
+		if err != nil {
+			fo.closeOld()
+			return
+		}
+		if n == 0 {
+			break
+		}
+		fo.oldSeen = time.Now()
+	}
+	if time.Since(fo.oldSeen) > OldFileGrace {
+		fo.closeOld()
+	}
+}
+
+func (fo *follower) closeOld() {
+	r := fo.old
+	fo.old = nil
+	// A last line without its newline is complete by now.
+	if r.n > 0 && !r.skip {
+		fo.handle(r.buf[:r.n])
+	}
+	r.file.Close()
+}
+
+func (r *reader) rewind() error {
+	if _, err := r.file.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	r.offset, r.n, r.skip, r.tailN = 0, 0, false, 0
+	return nil
 }
 
 // truncated tells whether the bytes before offset are no longer what was
 // read there: copytruncate truncated the file and the daemon wrote past
 // the old offset before the size could show it.
-func (fo *follower) truncated() bool {
-	if fo.tailN == 0 {
+func (r *reader) truncated() bool {
+	if r.tailN == 0 {
 		return false
 	}
 	var b [64]byte
-	n, err := fo.file.ReadAt(b[:fo.tailN], fo.offset-int64(fo.tailN))
-	return n != fo.tailN || (err != nil && !errors.Is(err, io.EOF)) || !bytes.Equal(b[:n], fo.tail[:fo.tailN])
+	n, err := r.file.ReadAt(b[:r.tailN], r.offset-int64(r.tailN))
+	return n != r.tailN || (err != nil && !errors.Is(err, io.EOF)) || !bytes.Equal(b[:n], r.tail[:r.tailN])
 }
 
-// read reads once and hands out the complete lines.
-func (fo *follower) read() (int, error) {
-	if fo.truncated() {
-		if _, err := fo.file.Seek(0, io.SeekStart); err != nil {
+// read reads once from r and hands out the complete lines.
+func (fo *follower) read(r *reader) (int, error) {
+	if r.truncated() {
+		if err := r.rewind(); err != nil {
 			return 0, err
 		}
-		fo.offset, fo.n, fo.skip, fo.tailN = 0, 0, false, 0
 	}
-	n, err := fo.file.Read(fo.buf[fo.n:])
+	n, err := r.file.Read(r.buf[r.n:])
 	if n > 0 {
-		fo.offset += int64(n)
-		end := fo.n + n
-		fo.tailN = copy(fo.tail[:], fo.buf[max(0, end-len(fo.tail)):end])
-		fo.lines(end)
+		r.offset += int64(n)
+		end := r.n + n
+		r.tailN = copy(r.tail[:], r.buf[max(0, end-len(r.tail)):end])
+		fo.lines(r, end)
 	}
 	if err != nil && !errors.Is(err, io.EOF) {
 		return n, err
@@ -213,36 +274,28 @@ func (fo *follower) read() (int, error) {
 	return n, nil
 }
 
-// lines hands out the lines of buf[:end] and keeps the partial one.
-func (fo *follower) lines(end int) {
-	data := fo.buf[:end]
+// lines hands out the lines of r.buf[:end] and keeps the partial one.
+func (fo *follower) lines(r *reader, end int) {
+	data := r.buf[:end]
 	for {
 		i := bytes.IndexByte(data, '\n')
 		if i < 0 {
 			break
 		}
-		if fo.skip {
-			fo.skip = false
+		if r.skip {
+			r.skip = false
 		} else {
 			fo.handle(data[:i])
 		}
 		data = data[i+1:]
 	}
 	switch {
-	case fo.skip:
-		fo.n = 0
+	case r.skip:
+		r.n = 0
 	case len(data) >= MaxLine:
 		fo.handle(data[:MaxLine])
-		fo.skip, fo.n = true, 0
+		r.skip, r.n = true, 0
 	default:
-		fo.n = copy(fo.buf, data)
+		r.n = copy(r.buf, data)
 	}
-}
-
-// flushPartial hands out a last line that had no newline.
-func (fo *follower) flushPartial() {
-	if fo.n > 0 && !fo.skip {
-		fo.handle(fo.buf[:fo.n])
-	}
-	fo.n, fo.skip = 0, false
 }

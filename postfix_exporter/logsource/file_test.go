@@ -273,19 +273,72 @@ func BenchmarkFollow(b *testing.B) {
 	b.SetBytes(int64(buf.Len()))
 	for b.Loop() {
 		n := 0
-		fo := &follower{f: &File{Path: path, Logger: promslog.NewNopLogger()}, handle: func([]byte) { n++ }, buf: make([]byte, bufSize)}
+		fo := &follower{f: &File{Path: path, Logger: promslog.NewNopLogger()}, handle: func([]byte) { n++ }}
 		if err := fo.open(context.Background(), false); err != nil {
 			b.Fatal(err)
 		}
 		for {
-			k, err := fo.read()
+			k, err := fo.read(fo.cur)
 			if err != nil || k == 0 {
 				break
 			}
 		}
-		fo.file.Close()
+		fo.cur.file.Close()
 		if n != 100000 {
 			b.Fatalf("%d lines", n)
+		}
+	}
+}
+
+// TestRotationCreateBeforeReopen is logrotate's `create`: the new file
+// exists before the daemon reopens, and lines keep going to the old file
+// for a while (rsyslog until its HUP is handled).
+func TestRotationCreateBeforeReopen(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "maillog")
+	w := &writer{path: path}
+	w.reopen(t)
+	r := start(t, &File{Path: path})
+	waitFor(t, "up", r.up.Load)
+	const perRound, rounds = 200, 3
+	for round := range rounds {
+		for i := range perRound {
+			w.write(t)
+			if i == perRound/4 {
+				if err := os.Rename(path, filepath.Join(dir, fmt.Sprintf("maillog.%d", round))); err != nil {
+					t.Fatal(err)
+				}
+				appendTo(t, path, "") // logrotate's create
+			}
+			if i > perRound/4 && i < perRound/2 {
+				// The follower polls every 10ms and switches to the new
+				// file meanwhile; the daemon still writes to the old one.
+				time.Sleep(time.Millisecond)
+			}
+			if i == perRound/2 {
+				w.mu.Lock()
+				w.reopen(t)
+				w.mu.Unlock()
+			}
+		}
+		written := w.n
+		waitFor(t, "caught up", func() bool { return r.count() >= written })
+	}
+	time.Sleep(50 * time.Millisecond)
+	got := r.snapshot()
+	if len(got) != perRound*rounds {
+		t.Errorf("got %d lines, want %d", len(got), perRound*rounds)
+	}
+	seen := map[string]bool{}
+	for _, l := range got {
+		if seen[l] {
+			t.Errorf("%q twice", l)
+		}
+		seen[l] = true
+	}
+	for i := 1; i <= perRound*rounds; i++ {
+		if !seen[fmt.Sprintf("line %07d", i)] {
+			t.Errorf("line %d lost", i)
 		}
 	}
 }
