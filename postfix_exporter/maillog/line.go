@@ -154,6 +154,7 @@ const (
 	dPostlog
 	dOQmgr
 	dQMQPD
+	dPostfixCmd
 )
 
 // daemonByName is every program of Postfix 3.x; a tag whose last part is
@@ -176,6 +177,10 @@ var daemonByName = map[string]daemon{
 // parseTag splits a tag into a Program. ok is false for tags that are not
 // Postfix's or hold characters a label value must not have.
 func parseTag(tag []byte) (p Program, ok bool) {
+	if string(tag) == "postfix" {
+		// postfix(1) itself, e.g. its compatibility notes at start.
+		return Program{Instance: "postfix", Service: "postfix", Daemon: "postfix", kind: dPostfixCmd}, true
+	}
 	first := bytes.IndexByte(tag, '/')
 	last := bytes.LastIndexByte(tag, '/')
 	if first <= 0 || last == len(tag)-1 {

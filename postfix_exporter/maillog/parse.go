@@ -308,6 +308,8 @@ func (p *Parser) parse(d daemon, msg []byte, ev *Event) {
 		if hasPrefix(msg, "cache ") {
 			ev.Kind = KindOther
 		}
+	case dPostfixCmd:
+		ev.Kind = KindOther
 	case dPostlogd:
 		if hasPrefix(msg, "daemon started") {
 			ev.Kind = KindOther

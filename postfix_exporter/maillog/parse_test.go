@@ -73,7 +73,8 @@ func TestParse(t *testing.T) {
 		{"bad day", "Nov x4 03:39:54 mx postfix/smtpd[1]: connect", flat{Kind: "garbage"}},
 		{"foreign program", hdr + "dovecot[12]: imap-login: Login: user=<a>", flat{Kind: "foreign"}},
 		{"unknown postfix daemon", hdr + "postfix/frobnicate[1]: hi", flat{Kind: "foreign"}},
-		{"postfix without daemon", hdr + "postfix[1]: hi", flat{Kind: "foreign"}},
+		{"postfix command", hdr + "postfix[1]: Postfix is using backwards-compatible default settings", pf("postfix", flat{Kind: "other"})},
+		{"other instance without daemon", hdr + "postfix-out[1]: hi", flat{Kind: "foreign"}},
 		// Service names and instances.
 		{"submission", hdr + "postfix/submission/smtpd[1]: connect from x[192.0.2.1]", pf("smtpd", flat{Kind: "connect", Service: "submission"})},
 		{"smtps", hdr + "postfix/smtps/smtpd[1]: disconnect from x[192.0.2.1] ehlo=1 quit=1 commands=2", pf("smtpd", flat{Kind: "disconnect", Service: "smtps"})},
