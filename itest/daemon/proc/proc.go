@@ -302,7 +302,6 @@ func Run(ctx context.Context, name string, args ...string) (string, error) {
 
 var (
 	buildMu    sync.Mutex
-	buildDir   string
 	builtPaths = map[string]string{}
 )
 
@@ -317,31 +316,40 @@ func Exporter(tb testing.TB, module string) string {
 	return p
 }
 
-// BuildCommand builds a workspace command with the same version ldflags as
-// the Makefile, once per process.
+// BuildCommand builds a workspace command with version ldflags, once per
+// process, into bin/itest/ of the work tree (ignored by git). Every test
+// binary shares that one directory, so nothing piles up in /tmp; a build
+// goes to a temporary name first and is renamed into place, so test
+// binaries building at the same time never run a half-written file.
 func BuildCommand(module string) (string, error) {
 	buildMu.Lock()
 	defer buildMu.Unlock()
 	if p, ok := builtPaths[module]; ok {
 		return p, nil
 	}
-	if buildDir == "" {
-		d, err := os.MkdirTemp("", "downwatch-bin-")
-		if err != nil {
-			return "", err
-		}
-		buildDir = d
-	}
 	root, err := RepoRoot()
 	if err != nil {
 		return "", err
 	}
-	out := filepath.Join(buildDir, module)
+	dir := filepath.Join(root, "bin", "itest")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	tmp, err := os.CreateTemp(dir, "."+module+"-*")
+	if err != nil {
+		return "", err
+	}
+	tmp.Close()
+	defer os.Remove(tmp.Name())
 	ld := "-X github.com/prometheus/common/version.Version=test -X github.com/prometheus/common/version.Revision=itest"
-	cmd := exec.Command("go", "build", "-ldflags", ld, "-o", out, "./"+module)
+	cmd := exec.Command("go", "build", "-ldflags", ld, "-o", tmp.Name(), "./"+module)
 	cmd.Dir = root
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build %s: %w\n%s", module, err, b)
+	}
+	out := filepath.Join(dir, module)
+	if err := os.Rename(tmp.Name(), out); err != nil {
+		return "", err
 	}
 	builtPaths[module] = out
 	return out, nil
