@@ -304,6 +304,18 @@ func (p *Postfix) Restart() error {
 	return p.startMaster()
 }
 
+// PID is master's PID, which is also the process group of every Postfix
+// daemon of the instance; 0 when it is not running.
+func (p *Postfix) PID() int {
+	if p.master == nil {
+		return 0
+	}
+	if done, _ := p.master.Exited(); done {
+		return 0
+	}
+	return p.master.PID()
+}
+
 // Freeze stops every Postfix process with SIGSTOP; Thaw resumes them.
 func (p *Postfix) Freeze() error { return p.master.Signal(syscall.SIGSTOP) }
 

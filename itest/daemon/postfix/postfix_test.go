@@ -31,9 +31,15 @@ func TestStartProcessWithoutT(t *testing.T) {
 	if out, err := Swaks(ctx, p.SMTPAddr, "a@sender.test", Mailbox); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	addr := p.SMTPAddr
+	addr, pid := p.SMTPAddr, p.PID()
+	if pid <= 0 {
+		t.Errorf("PID() = %d", pid)
+	}
 	if err := p.Restart(); err != nil {
 		t.Fatal(err)
+	}
+	if p.PID() == pid || p.PID() <= 0 {
+		t.Errorf("PID() after restart = %d, before %d", p.PID(), pid)
 	}
 	if p.SMTPAddr != addr {
 		t.Errorf("address changed on restart: %s -> %s", addr, p.SMTPAddr)
@@ -60,6 +66,9 @@ func TestStartProcessWithoutT(t *testing.T) {
 	}
 	p.Stop()
 	p.Stop() // idempotent
+	if p.PID() != 0 {
+		t.Errorf("PID() after Stop = %d, want 0", p.PID())
+	}
 	if listening(p.SMTPAddr) {
 		t.Error("smtpd still listening after Stop")
 	}
