@@ -181,9 +181,66 @@ func (p *Process) Exited() (bool, error) {
 // Done is closed when the process has ended.
 func (p *Process) Done() <-chan struct{} { return p.done }
 
-// Signal sends sig to the process group.
+// Signal sends sig to the process group. For SIGSTOP it returns only once
+// every thread of every process in the group has stopped: the kernel
+// carries out a group stop asynchronously (the thread that takes the
+// signal stops the others), and on a loaded machine a multi-threaded daemon
+// can still answer a request for a moment after kill(2) returned.
 func (p *Process) Signal(sig syscall.Signal) error {
-	return syscall.Kill(-p.PID(), sig)
+	if err := syscall.Kill(-p.PID(), sig); err != nil {
+		return err
+	}
+	if sig == syscall.SIGSTOP {
+		return WaitGroupStopped(p.PID(), 5*time.Second)
+	}
+	return nil
+}
+
+// WaitGroupStopped waits until every thread of every process in process
+// group pgid is stopped (or gone).
+func WaitGroupStopped(pgid int, timeout time.Duration) error {
+	return WaitFor(timeout, func() error {
+		procs, err := filepath.Glob("/proc/[0-9]*/stat")
+		if err != nil {
+			return err
+		}
+		for _, stat := range procs {
+			state, group, ok := readStat(stat)
+			if !ok || group != pgid || state == 'Z' || state == 'X' {
+				continue
+			}
+			tasks, _ := filepath.Glob(filepath.Join(filepath.Dir(stat), "task", "*", "stat"))
+			for _, t := range tasks {
+				if ts, _, ok := readStat(t); ok && ts != 'T' && ts != 't' && ts != 'Z' && ts != 'X' {
+					return fmt.Errorf("%s: state %c, not stopped yet", t, ts)
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// readStat reads the state and process group from a /proc stat file. The
+// command name in parentheses may hold spaces, so fields count from the
+// last ')'.
+func readStat(path string) (state byte, pgrp int, ok bool) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, 0, false
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, 0, false
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 3 {
+		return 0, 0, false
+	}
+	var g int
+	if _, err := fmt.Sscan(f[2], &g); err != nil {
+		return 0, 0, false
+	}
+	return f[0][0], g, true
 }
 
 // Stop ends the process: SIGCONT (it may be frozen), SIGTERM, and SIGKILL
