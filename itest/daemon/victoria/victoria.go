@@ -109,14 +109,28 @@ func start(name, binary, dir string, args []string) (*daemon, error) {
 	return d, nil
 }
 
-// cleanup registers the stop with the test, and prints the log on failure.
-func cleanup(tb testing.TB, d *daemon) {
+// forTest runs one of the *Process start functions for a test: the binary
+// must exist (or the test is skipped, failed in CI), the directory defaults
+// to the test's own, and the daemon is stopped at the end, its log printed
+// if the test failed.
+func forTest[T any](tb testing.TB, binary string, dir *string, start func() (T, error), daemonOf func(T) *daemon) T {
+	tb.Helper()
+	proc.RequireBinary(tb, binary)
+	if *dir == "" {
+		*dir = tb.TempDir()
+	}
+	v, err := start()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	d := daemonOf(v)
 	tb.Cleanup(func() {
 		if tb.Failed() {
 			tb.Logf("--- log of %s (%s):\n%s", d.Proc.Name, d.Proc.LogPath, d.Proc.LogTail(4000))
 		}
 		d.Stop()
 	})
+	return v
 }
 
 // ServerOptions configures victoria-metrics.
@@ -159,16 +173,9 @@ func StartServerProcess(opts ServerOptions) (*Server, error) {
 // Start starts victoria-metrics for a test and stops it at its end.
 func Start(tb testing.TB, opts ServerOptions) *Server {
 	tb.Helper()
-	proc.RequireBinary(tb, ServerBinary)
-	if opts.Dir == "" {
-		opts.Dir = tb.TempDir()
-	}
-	s, err := StartServerProcess(opts)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cleanup(tb, &s.daemon)
-	return s
+	return forTest(tb, ServerBinary, &opts.Dir,
+		func() (*Server, error) { return StartServerProcess(opts) },
+		func(s *Server) *daemon { return &s.daemon })
 }
 
 // ImportPrometheus writes samples in the Prometheus text format (one
@@ -289,16 +296,9 @@ func StartAgentProcess(opts AgentOptions) (*Agent, error) {
 // StartAgent starts vmagent for a test and stops it at its end.
 func StartAgent(tb testing.TB, opts AgentOptions) *Agent {
 	tb.Helper()
-	proc.RequireBinary(tb, AgentBinary)
-	if opts.Dir == "" {
-		opts.Dir = tb.TempDir()
-	}
-	a, err := StartAgentProcess(opts)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cleanup(tb, &a.daemon)
-	return a
+	return forTest(tb, AgentBinary, &opts.Dir,
+		func() (*Agent, error) { return StartAgentProcess(opts) },
+		func(a *Agent) *daemon { return &a.daemon })
 }
 
 // AlertOptions configures vmalert.
@@ -346,16 +346,9 @@ func StartAlertProcess(opts AlertOptions) (*Alerter, error) {
 // StartAlert starts vmalert for a test and stops it at its end.
 func StartAlert(tb testing.TB, opts AlertOptions) *Alerter {
 	tb.Helper()
-	proc.RequireBinary(tb, AlertBinary)
-	if opts.Dir == "" {
-		opts.Dir = tb.TempDir()
-	}
-	a, err := StartAlertProcess(opts)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cleanup(tb, &a.daemon)
-	return a
+	return forTest(tb, AlertBinary, &opts.Dir,
+		func() (*Alerter, error) { return StartAlertProcess(opts) },
+		func(a *Alerter) *daemon { return &a.daemon })
 }
 
 // Alert is one active alert as vmalert's /api/v1/alerts reports it.
