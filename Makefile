@@ -24,7 +24,7 @@ TEST_TIMEOUT ?= 25m
 FUZZTIME     ?= 10s
 BENCHTIME    ?= 1s
 
-.PHONY: all build test test-unit bench fuzz lint style vet unused demo demo-stop e2e clean deps
+.PHONY: all build test test-unit bench fuzz lint style vet unused demo demo-stop e2e clean deps vendor-hashes
 
 all: lint build test
 
@@ -97,6 +97,11 @@ demo-stop:
 # DOWNWATCH_E2E_HEALTHY sets how long the chain first runs healthy (default 2m).
 e2e: deps
 	$(GO) test -race -count=1 -v -timeout 15m -run '^TestDetection$$' $(CHAIN_PKG)
+
+# Recomputes nix/vendor-hashes.json, the vendorHash of every module for the
+# Nix overlay (itest/nix fails while it is stale).
+vendor-hashes:
+	bash nix/update-vendor-hashes.sh
 
 clean:
 	rm -rf bin .demo

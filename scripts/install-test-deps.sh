@@ -10,7 +10,7 @@ packages=(
   dovecot-core dovecot-imapd dovecot-pop3d dovecot-lmtpd
   wireguard-go wireguard-tools iproute2
   victoria-metrics prometheus
-  nix-bin
+  nix-bin systemd
   openssl procps ca-certificates curl
 )
 
