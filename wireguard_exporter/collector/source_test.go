@@ -4,44 +4,18 @@
 package collector
 
 import (
-	"io"
 	"net"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/downwatch/downwatch/wireguard_exporter/uapi/uapitest"
 )
 
-// fakeDaemon answers get=1 on a unix socket like wireguard-go, with one peer.
-func fakeDaemon(t *testing.T, path string, hang bool) {
-	t.Helper()
-	l, err := net.Listen("unix", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				buf := make([]byte, 7)
-				if _, err := io.ReadFull(c, buf); err != nil {
-					return
-				}
-				if hang {
-					time.Sleep(5 * time.Second)
-					return
-				}
-				_, _ = io.WriteString(c, "private_key="+strings.Repeat("a1", 32)+"\nlisten_port=51820\npublic_key="+
-					strings.Repeat("02", 32)+"\nallowed_ip=10.0.0.2/32\nrx_bytes=5\ntx_bytes=6\nerrno=0\n\n")
-			}()
-		}
-	}()
-}
+// oneReply is wireguard-go's answer for a device with one peer.
+var oneReply = "private_key=" + strings.Repeat("a1", 32) + "\nlisten_port=51820\npublic_key=" +
+	strings.Repeat("02", 32) + "\nallowed_ip=10.0.0.2/32\nrx_bytes=5\ntx_bytes=6\nerrno=0\n\n"
 
 // staleSocket leaves a socket file nobody listens on, as a killed
 // wireguard-go does.
@@ -57,8 +31,8 @@ func staleSocket(t *testing.T, path string) {
 
 func TestSourceUserspace(t *testing.T) {
 	dir := t.TempDir()
-	fakeDaemon(t, filepath.Join(dir, "wgb.sock"), false)
-	fakeDaemon(t, filepath.Join(dir, "wga.sock"), false)
+	uapitest.Serve(t, filepath.Join(dir, "wgb.sock"), oneReply)
+	uapitest.Serve(t, filepath.Join(dir, "wga.sock"), oneReply)
 	staleSocket(t, filepath.Join(dir, "wgstale.sock"))
 
 	// Every device: the stale socket is skipped, the others sorted by name.
@@ -87,7 +61,7 @@ func TestSourceUserspace(t *testing.T) {
 
 func TestSourceHungDaemonIsAnError(t *testing.T) {
 	dir := t.TempDir()
-	fakeDaemon(t, filepath.Join(dir, "wgh.sock"), true)
+	uapitest.Serve(t, filepath.Join(dir, "wgh.sock"), "")
 	start := time.Now()
 	_, err := Source{SocketDir: dir, Timeout: 200 * time.Millisecond}.Devices()
 	if err == nil {

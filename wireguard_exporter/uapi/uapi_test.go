@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -18,6 +17,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
+
+	"github.com/downwatch/downwatch/wireguard_exporter/uapi/uapitest"
 )
 
 func hexKey(b byte) string { return strings.Repeat(fmt.Sprintf("%02x", b), 32) }
@@ -139,41 +140,10 @@ func TestParseStopsAtEmptyLine(t *testing.T) {
 	}
 }
 
-// serve answers get=1 on a unix socket in dir with reply, or never when
-// reply is empty (a hung daemon).
-func serve(t *testing.T, path, reply string) {
-	t.Helper()
-	l, err := net.Listen("unix", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				buf := make([]byte, 7)
-				if _, err := io.ReadFull(c, buf); err != nil || string(buf) != "get=1\n\n" {
-					return
-				}
-				if reply == "" {
-					time.Sleep(10 * time.Second)
-					return
-				}
-				_, _ = io.WriteString(c, reply)
-			}()
-		}
-	}()
-}
-
 func TestGet(t *testing.T) {
 	dir := t.TempDir()
-	serve(t, filepath.Join(dir, "wg7.sock"), reply)
-	serve(t, filepath.Join(dir, "hung.sock"), "")
+	uapitest.Serve(t, filepath.Join(dir, "wg7.sock"), reply)
+	uapitest.Serve(t, filepath.Join(dir, "hung.sock"), "")
 	if err := os.WriteFile(filepath.Join(dir, "notasocket.sock"), nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
